@@ -1,0 +1,71 @@
+// Package email renders restock emails from templates/ and sends them,
+// through SendGrid or, in development, into an outbox folder.
+package email
+
+import (
+	"context"
+	"errors"
+	"strings"
+)
+
+// Address is a mailbox with an optional display name.
+type Address struct {
+	Email string
+	Name  string
+}
+
+// Message is one email sent to many recipients: the content is rendered
+// once, and each recipient gets their own links through substitutions.
+type Message struct {
+	From       Address
+	ReplyTo    *Address
+	Subject    string
+	Text       string
+	HTML       string
+	Categories []string
+	Recipients []Recipient
+}
+
+// Recipient is one addressee with the values that make the email theirs.
+type Recipient struct {
+	Email string
+	// Substitutions replace keys (such as -rr_unsub-) in subject and content.
+	Substitutions map[string]string
+	// Headers are per-recipient headers (List-Unsubscribe).
+	Headers map[string]string
+	// CustomArgs come back in the provider's events; all strings.
+	CustomArgs map[string]string
+}
+
+// Result says what happened to each recipient of a Send, by index.
+type Result struct {
+	// Accepted lists recipients the provider took.
+	Accepted []int
+	// Rejected maps recipients the provider refused to the reason.
+	Rejected map[int]string
+	// ProviderIDs maps accepted recipients to the provider's message id.
+	ProviderIDs map[int]string
+	// Requests is how many HTTP requests the send took.
+	Requests int
+}
+
+// Sender delivers messages.
+type Sender interface {
+	Send(ctx context.Context, m *Message) (Result, error)
+}
+
+// ErrPermanent marks a failure that retrying will not fix (bad key,
+// unverified sender, malformed request).
+var ErrPermanent = errors.New("permanent mail failure")
+
+// Apply replaces every substitution key in s with its value.
+func (r Recipient) Apply(s string) string {
+	if len(r.Substitutions) == 0 {
+		return s
+	}
+	pairs := make([]string, 0, 2*len(r.Substitutions))
+	for k, v := range r.Substitutions {
+		pairs = append(pairs, k, v)
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
+}

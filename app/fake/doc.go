@@ -1,0 +1,2 @@
+// Package fake provides in-process fakes of the external services Restock Relay talks to (SendGrid, Shopify), used by tests and by the demo command.
+package fake

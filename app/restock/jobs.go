@@ -1,0 +1,56 @@
+package restock
+
+import (
+	"github.com/riverqueue/river"
+)
+
+// River job kinds and their JSON are stored: never rename them.
+
+// WebhookArgs processes one recorded Shopify webhook.
+type WebhookArgs struct {
+	WebhookRowID int64 `json:"webhook_row_id"`
+}
+
+// Kind names the job.
+func (WebhookArgs) Kind() string { return "process_webhook" }
+
+// CheckArgs re-reads one variant's stock from Shopify and acts on a change.
+type CheckArgs struct {
+	ShopID    int64 `json:"shop_id"`
+	VariantID int64 `json:"variant_id"`
+}
+
+// Kind names the job.
+func (CheckArgs) Kind() string { return "check_variant" }
+
+// StepArgs starts one step of one campaign: it decides who gets it and
+// fans the recipients out into batch jobs.
+type StepArgs struct {
+	CampaignID int64 `json:"campaign_id"`
+	Step       int   `json:"step"`
+}
+
+// Kind names the job.
+func (StepArgs) Kind() string { return "send_step" }
+
+// InsertOpts make a step run once per campaign.
+func (StepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// BatchArgs sends the pending messages of one step whose ids lie in
+// [FromID, ToID]: at most one provider request's worth.
+type BatchArgs struct {
+	CampaignID int64 `json:"campaign_id"`
+	Step       int   `json:"step"`
+	FromID     int64 `json:"from_id"`
+	ToID       int64 `json:"to_id"`
+}
+
+// Kind names the job.
+func (BatchArgs) Kind() string { return "send_batch" }
+
+// InsertOpts make each batch run once.
+func (BatchArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}

@@ -1,0 +1,398 @@
+package restock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/riverqueue/river"
+
+	"github.com/restockrelay/restockrelay/app/email"
+	"github.com/restockrelay/restockrelay/app/store"
+)
+
+// Substitution keys filled per recipient by the mail provider.
+const (
+	subClick = "-rr_click_url-"
+	subUnsub = "-rr_unsubscribe_url-"
+)
+
+type stepWorker struct {
+	river.WorkerDefaults[StepArgs]
+	f *Flow
+}
+
+// Work decides who gets a step and fans the recipients out into batches of
+// one provider request each. Step 1's recipients were fixed when the
+// campaign opened; a later step goes to those whose step 1 was sent.
+func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
+	f, a := w.f, job.Args
+	c, err := store.CampaignByID(ctx, f.db.DB, a.CampaignID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if a.Step > 1 {
+		now := f.Now()
+		status, reason := store.MsgPending, ""
+		if c.Status != store.CampaignOpen {
+			status, reason = store.MsgSkipped, closeToSkip(c.CloseReason)
+		}
+		err := f.db.DB.WithContext(ctx).Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
+			SELECT shop_id, campaign_id, subscription_id, ?, ?, ?, '', ?, ? FROM messages WHERE campaign_id = ? AND step = 1 AND status = ?
+			ON CONFLICT (campaign_id, subscription_id, step) DO NOTHING`,
+			a.Step, status, reason, now, now, c.ID, store.MsgSent).Error
+		if err != nil {
+			return fmt.Errorf("plan step %d of campaign %d: %w", a.Step, c.ID, err)
+		}
+	}
+	return f.fanOut(ctx, c.ID, a.Step)
+}
+
+func closeToSkip(reason string) string {
+	if reason == store.CloseUninstalled {
+		return store.SkipUninstalled
+	}
+	return store.SkipSoldOut
+}
+
+// fanOut enqueues one batch job per MaxRecipientsPerRequest pending
+// messages, streaming ids so memory stays flat however many wait.
+func (f *Flow) fanOut(ctx context.Context, campaignID int64, step int) error {
+	rows, err := f.db.DB.WithContext(ctx).Raw(`SELECT id FROM messages WHERE campaign_id = ? AND step = ? AND status = ? ORDER BY id`,
+		campaignID, step, store.MsgPending).Rows()
+	if err != nil {
+		return fmt.Errorf("list pending messages: %w", err)
+	}
+	var batches []river.InsertManyParams
+	var from, last int64
+	n := 0
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		if n == 0 {
+			from = id
+		}
+		last = id
+		n++
+		if n == email.MaxRecipientsPerRequest {
+			batches = append(batches, batchParams(campaignID, step, from, last))
+			n = 0
+		}
+	}
+	if err := rows.Err(); err != nil {
+		rows.Close()
+		return err
+	}
+	rows.Close()
+	if n > 0 {
+		batches = append(batches, batchParams(campaignID, step, from, last))
+	}
+	for start := 0; start < len(batches); start += 200 {
+		part := batches[start:min(start+200, len(batches))]
+		if err := f.tx(ctx, func(tx *txn) error {
+			_, err := f.river.InsertManyTx(ctx, tx.sql, part)
+			return err
+		}); err != nil {
+			return fmt.Errorf("enqueue batches: %w", err)
+		}
+	}
+	return nil
+}
+
+func batchParams(c int64, step int, from, to int64) river.InsertManyParams {
+	opts := BatchArgs{}.InsertOpts()
+	return river.InsertManyParams{Args: BatchArgs{CampaignID: c, Step: step, FromID: from, ToID: to}, InsertOpts: &opts}
+}
+
+type batchWorker struct {
+	river.WorkerDefaults[BatchArgs]
+	f *Flow
+}
+
+type claimed struct {
+	ID             int64
+	SubscriptionID int64
+}
+
+// Work sends one batch. Messages are claimed (status sending) and committed
+// before the provider is called, so a retry never resends what an earlier
+// attempt might have sent; each message ends sent, skipped (with the
+// reason), failed or, after a crash mid-request, unconfirmed.
+func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error {
+	f, a := w.f, job.Args
+	c, err := store.CampaignByID(ctx, f.db.DB, a.CampaignID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	rangeQ := "campaign_id = ? AND step = ? AND id BETWEEN ? AND ?"
+	var msgs []claimed
+	err = f.tx(ctx, func(tx *txn) error {
+		now := f.Now()
+		// Left in "sending" by an attempt that died mid-request: maybe sent.
+		if err := tx.Model(&store.Message{}).Where(rangeQ+" AND status = ?", a.CampaignID, a.Step, a.FromID, a.ToID, store.MsgSending).
+			Updates(map[string]any{"status": store.MsgUnconfirmed, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&store.Message{}).Select("id", "subscription_id").
+			Where(rangeQ+" AND status = ?", a.CampaignID, a.Step, a.FromID, a.ToID, store.MsgPending).Order("id").Scan(&msgs).Error; err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		return tx.Model(&store.Message{}).Where(rangeQ+" AND status = ?", a.CampaignID, a.Step, a.FromID, a.ToID, store.MsgPending).
+			Updates(map[string]any{"status": store.MsgSending, "updated_at": now}).Error
+	})
+	if err != nil || len(msgs) == 0 {
+		return err
+	}
+	sendErr := f.sendClaimed(ctx, c, a.Step, msgs)
+	if sendErr != nil {
+		// Nothing left the building for these: they may be tried again.
+		ids := make([]int64, len(msgs))
+		for i, m := range msgs {
+			ids[i] = m.ID
+		}
+		status := store.MsgPending
+		if email.ErrIsPermanent(sendErr) {
+			status = store.MsgFailed
+		}
+		if err := f.db.DB.WithContext(ctx).Model(&store.Message{}).Where("id IN ? AND status = ?", ids, store.MsgSending).
+			Updates(map[string]any{"status": status, "skip_reason": trimReason(sendErr.Error()), "updated_at": f.Now()}).Error; err != nil {
+			return errors.Join(sendErr, err)
+		}
+		if email.ErrIsPermanent(sendErr) {
+			return river.JobCancel(sendErr)
+		}
+		return sendErr
+	}
+	return nil
+}
+
+func trimReason(s string) string {
+	if len(s) > 200 {
+		return s[:200]
+	}
+	return s
+}
+
+// sendClaimed checks every claimed message against the rules of the moment
+// (bought? unsubscribed? still in stock? still installed?), renders the
+// step once and sends it to those still eligible.
+func (f *Flow) sendClaimed(ctx context.Context, c store.Campaign, step int, msgs []claimed) error {
+	shop, err := store.ShopByID(ctx, f.db.DB, c.ShopID)
+	if err != nil {
+		return err
+	}
+	skipAll := ""
+	switch {
+	case !shop.Active():
+		skipAll = store.SkipUninstalled
+	case c.Status != store.CampaignOpen:
+		skipAll = closeToSkip(c.CloseReason)
+	}
+	var v store.Variant
+	if skipAll == "" {
+		v, err = store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID)
+		if err != nil {
+			return err
+		}
+		// The same fresh check as the restock itself, reused for a few
+		// seconds across the batches of one step.
+		fresh := v.StockCheckedAt != nil && f.Now().Sub(*v.StockCheckedAt) < f.cfg.StockTTL
+		if !fresh {
+			if _, err := f.Check(ctx, c.ShopID, c.VariantID); err != nil {
+				f.log.Warn("pre-send stock check failed; using stored state", "campaign_id", c.ID, "error", err)
+			}
+			if v, err = store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID); err != nil {
+				return err
+			}
+		}
+		if c2, err := store.CampaignByID(ctx, f.db.DB, c.ID); err == nil && c2.Status != store.CampaignOpen {
+			skipAll = closeToSkip(c2.CloseReason)
+		} else if !v.InStock {
+			skipAll = store.SkipSoldOut
+		}
+	}
+
+	subIDs := make([]int64, len(msgs))
+	for i, m := range msgs {
+		subIDs[i] = m.SubscriptionID
+	}
+	var subs []store.Subscription
+	if err := f.db.DB.WithContext(ctx).Where("id IN ?", subIDs).Find(&subs).Error; err != nil {
+		return err
+	}
+	byID := make(map[int64]store.Subscription, len(subs))
+	emails := make([]string, 0, len(subs))
+	for _, s := range subs {
+		byID[s.ID] = s
+		emails = append(emails, s.Email)
+	}
+	suppressed := map[string]bool{}
+	if len(emails) > 0 {
+		var sup []store.Suppression
+		if err := f.db.DB.WithContext(ctx).Where("shop_id = ? AND email IN ?", c.ShopID, emails).Find(&sup).Error; err != nil {
+			return err
+		}
+		for _, s := range sup {
+			suppressed[s.Email] = true
+		}
+	}
+
+	skips := map[string][]int64{}
+	var send []claimed
+	for _, m := range msgs {
+		s, ok := byID[m.SubscriptionID]
+		reason := skipAll
+		switch {
+		case reason != "":
+		case !ok:
+			reason = store.SkipUnsubscribed
+		case s.Status == store.SubConverted:
+			reason = store.SkipConverted
+		case s.Status == store.SubUnsubscribed:
+			reason = store.SkipUnsubscribed
+		case suppressed[s.Email]:
+			reason = store.SkipSuppressed
+		case step > 1 && s.Status != store.SubNotified:
+			reason = store.SkipNotNotified
+		}
+		if reason != "" {
+			skips[reason] = append(skips[reason], m.ID)
+			continue
+		}
+		send = append(send, m)
+	}
+	now := f.Now()
+	for reason, ids := range skips {
+		if err := f.db.DB.WithContext(ctx).Model(&store.Message{}).Where("id IN ?", ids).
+			Updates(map[string]any{"status": store.MsgSkipped, "skip_reason": reason, "updated_at": now}).Error; err != nil {
+			return err
+		}
+	}
+	if len(send) == 0 {
+		return nil
+	}
+
+	settings, err := store.SettingsFor(ctx, f.db.DB, c.ShopID)
+	if err != nil {
+		return err
+	}
+	cp, _ := f.cfg.Renderer.DefaultCopy(step)
+	r, err := f.cfg.Renderer.Render(email.StepData{
+		Step: step, ShopName: nonEmpty(shop.Name, shopLabel(shop.Domain)), ProductTitle: v.ProductTitle, VariantTitle: variantLabel(v.Title),
+		Price: FormatPrice(v.Price, v.Currency), ImageURL: v.ImageURL, ClickURL: subClick, UnsubscribeURL: subUnsub,
+		StockLeft: v.SellableOnline, WaitingCount: c.WaitingAtOpen,
+	}, cp)
+	if err != nil {
+		return fmt.Errorf("%w: render step %d: %v", email.ErrPermanent, step, err)
+	}
+	m := &email.Message{
+		From:       email.Address{Email: f.cfg.MailFrom, Name: nonEmpty(settings.SenderName, nonEmpty(shop.Name, shopLabel(shop.Domain)))},
+		Subject:    r.Subject,
+		Text:       r.Text,
+		HTML:       r.HTML,
+		Categories: []string{"restock", "step-" + strconv.Itoa(step)},
+	}
+	if settings.ReplyTo != "" {
+		m.ReplyTo = &email.Address{Email: settings.ReplyTo}
+	}
+	for _, cm := range send {
+		s := byID[cm.SubscriptionID]
+		unsub := f.cfg.Links.UnsubscribeURL(cm.ID)
+		m.Recipients = append(m.Recipients, email.Recipient{
+			Email:         s.Email,
+			Substitutions: map[string]string{subClick: f.cfg.Links.ClickURL(cm.ID), subUnsub: unsub},
+			Headers:       map[string]string{"List-Unsubscribe": "<" + unsub + ">", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+			CustomArgs: map[string]string{"shop": shop.Domain, "campaign_id": strconv.FormatInt(c.ID, 10),
+				"subscription_id": strconv.FormatInt(s.ID, 10), "message_id": strconv.FormatInt(cm.ID, 10), "step": strconv.Itoa(step)},
+		})
+	}
+	res, sendErr := f.cfg.Sender.Send(ctx, m)
+	// Record what the provider took even when part of the send failed.
+	if err := f.recordSent(ctx, c, step, send, res); err != nil {
+		return errors.Join(sendErr, err)
+	}
+	if sendErr != nil {
+		return fmt.Errorf("send step %d of campaign %d: %w", step, c.ID, sendErr)
+	}
+	f.log.Info("step sent", "shop", shop.Domain, "campaign_id", c.ID, "step", step, "sent", len(res.Accepted), "rejected", len(res.Rejected))
+	return nil
+}
+
+func (f *Flow) recordSent(ctx context.Context, c store.Campaign, step int, send []claimed, res email.Result) error {
+	if len(res.Accepted) == 0 && len(res.Rejected) == 0 {
+		return nil
+	}
+	now := f.Now()
+	return f.tx(ctx, func(tx *txn) error {
+		byProvider := map[string][]int64{}
+		var subIDs []int64
+		for _, i := range res.Accepted {
+			byProvider[res.ProviderIDs[i]] = append(byProvider[res.ProviderIDs[i]], send[i].ID)
+			subIDs = append(subIDs, send[i].SubscriptionID)
+		}
+		for pid, ids := range byProvider {
+			if err := tx.Model(&store.Message{}).Where("id IN ?", ids).
+				Updates(map[string]any{"status": store.MsgSent, "provider_id": pid, "sent_at": now, "updated_at": now}).Error; err != nil {
+				return err
+			}
+		}
+		for i, reason := range res.Rejected {
+			if err := tx.Model(&store.Message{}).Where("id = ?", send[i].ID).
+				Updates(map[string]any{"status": store.MsgFailed, "skip_reason": store.SkipRejected + ": " + trimReason(reason), "updated_at": now}).Error; err != nil {
+				return err
+			}
+		}
+		if step == 1 && len(subIDs) > 0 {
+			for start := 0; start < len(subIDs); start += 500 {
+				part := subIDs[start:min(start+500, len(subIDs))]
+				if err := tx.Model(&store.Subscription{}).Where("id IN ? AND status = ?", part, store.SubWaiting).
+					Updates(map[string]any{"status": store.SubNotified, "notified_at": now, "updated_at": now}).Error; err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func shopLabel(domain string) string {
+	name := strings.TrimSuffix(domain, ".myshopify.com")
+	return strings.ReplaceAll(name, "-", " ")
+}
+
+func variantLabel(t string) string {
+	if t == "Default Title" {
+		return ""
+	}
+	return t
+}
+
+var currencySymbols = map[string]string{"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥", "NZD": "NZ$"}
+
+// FormatPrice shows a decimal price with its currency.
+func FormatPrice(amount, currency string) string {
+	if amount == "" {
+		return ""
+	}
+	if sym, ok := currencySymbols[strings.ToUpper(currency)]; ok {
+		return sym + amount
+	}
+	if currency == "" {
+		return amount
+	}
+	return amount + " " + strings.ToUpper(currency)
+}

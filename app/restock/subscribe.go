@@ -1,0 +1,158 @@
+package restock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/restockrelay/restockrelay/app/store"
+)
+
+// Signup errors. Their text is written for the shopper.
+var (
+	ErrInvalidEmail       = errors.New("please enter a valid email address, like name@example.com")
+	ErrUnknownShop        = errors.New("this store does not have Restock Relay installed")
+	ErrUnknownVariant     = errors.New("we could not find that product option; please reload the page and try again")
+	ErrInStock            = errors.New("good news: this item is in stock, so you can buy it now")
+	ErrNotRestockable     = errors.New("this item is always available to order, so there is nothing to wait for")
+	ErrCatalogUnavailable = errors.New("we could not check this product right now; please try again in a minute")
+	ErrTooManyForEmail    = errors.New("this email address already waits for many items in this store")
+)
+
+// MaxWaitsPerEmail bounds how many variants one address may wait for in one shop.
+const MaxWaitsPerEmail = 100
+
+// SignupRequest is a shopper's "notify me" request, the shop taken from the
+// signed proxy query.
+type SignupRequest struct {
+	Shop             string
+	VariantID        int64
+	Email            string
+	Locale           string
+	AcceptsMarketing bool
+	CustomerID       int64
+}
+
+// SignupResult says whether the shopper was newly subscribed.
+type SignupResult struct {
+	Created      bool
+	Subscription store.Subscription
+	Variant      store.Variant
+}
+
+// NormalizeEmail trims and lower-cases an address.
+func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// ValidEmail accepts a bare address (no display name) whose domain has a
+// dot, at most 254 characters: what SendGrid will take.
+func ValidEmail(s string) bool {
+	if len(s) == 0 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>,;\"") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at < 1 {
+		return false
+	}
+	domain := s[at+1:]
+	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+		return false
+	}
+	return true
+}
+
+// Subscribe adds a shopper to a variant's waiting list. A variant the app
+// has not seen is read from the shop's Admin API first; one that is in stock
+// (or never runs out) cannot be waited for. Nothing is stored on error.
+func (f *Flow) Subscribe(ctx context.Context, r SignupRequest) (SignupResult, error) {
+	addr := NormalizeEmail(r.Email)
+	if !ValidEmail(addr) {
+		return SignupResult{}, ErrInvalidEmail
+	}
+	if r.VariantID <= 0 {
+		return SignupResult{}, ErrUnknownVariant
+	}
+	shop, err := store.ShopByDomain(ctx, f.db.DB, r.Shop)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !shop.Active()) {
+		return SignupResult{}, ErrUnknownShop
+	}
+	if err != nil {
+		return SignupResult{}, err
+	}
+	v, err := store.VariantByID(ctx, f.db.DB, shop.ID, r.VariantID)
+	if errors.Is(err, store.ErrNotFound) {
+		v, err = f.learnVariant(ctx, shop, r.VariantID)
+	}
+	if err != nil {
+		return SignupResult{}, err
+	}
+	if !v.Tracked || v.Policy == "CONTINUE" {
+		return SignupResult{Variant: v}, ErrNotRestockable
+	}
+	if v.InStock {
+		return SignupResult{Variant: v}, ErrInStock
+	}
+	n, err := store.CountActiveForEmail(ctx, f.db.DB, shop.ID, addr)
+	if err != nil {
+		return SignupResult{}, err
+	}
+	sub := &store.Subscription{ShopID: shop.ID, VariantID: v.VariantID, ProductID: v.ProductID, Email: addr,
+		Locale: clip(r.Locale, 16), AcceptsMarketing: r.AcceptsMarketing}
+	if r.CustomerID > 0 {
+		id := r.CustomerID
+		sub.CustomerID = &id
+	}
+	if n >= MaxWaitsPerEmail {
+		// Still idempotent: an existing subscription is reported as such.
+		var existing store.Subscription
+		if err := f.db.DB.WithContext(ctx).Where("shop_id = ? AND variant_id = ? AND email = ? AND status IN ?",
+			shop.ID, v.VariantID, addr, []string{store.SubWaiting, store.SubNotified}).Take(&existing).Error; err == nil {
+			return SignupResult{Subscription: existing, Variant: v}, nil
+		}
+		return SignupResult{}, ErrTooManyForEmail
+	}
+	created, err := store.Subscribe(ctx, f.db.DB, sub)
+	if err != nil {
+		return SignupResult{}, fmt.Errorf("save subscription: %w", err)
+	}
+	return SignupResult{Created: created, Subscription: *sub, Variant: v}, nil
+}
+
+// learnVariant reads a variant the app has not seen and caches it with its
+// current stock state.
+func (f *Flow) learnVariant(ctx context.Context, shop store.Shop, variantID int64) (store.Variant, error) {
+	sv, err := f.FetchVariant(ctx, shop, variantID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Variant{}, ErrUnknownVariant
+	}
+	if err != nil {
+		f.log.Warn("variant lookup failed", "shop", shop.Domain, "variant_id", variantID, "error", err)
+		return store.Variant{}, ErrCatalogUnavailable
+	}
+	settings, err := store.SettingsFor(ctx, f.db.DB, shop.ID)
+	if err != nil {
+		return store.Variant{}, err
+	}
+	v := variantInfo(shop.ID, sv, shop.Currency)
+	v.InStock = decideStock(sv, settings.Threshold)
+	v.SellableOnline = sv.SellableOnline
+	now := f.Now()
+	v.StockCheckedAt = &now
+	if err := store.SaveVariantInfo(ctx, f.db.DB, &v); err != nil {
+		return store.Variant{}, fmt.Errorf("cache variant: %w", err)
+	}
+	return store.VariantByID(ctx, f.db.DB, shop.ID, variantID)
+}
+
+func clip(s string, n int) string {
+	s = strings.TrimSpace(s)
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}

@@ -1,0 +1,73 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/restockrelay/restockrelay/app/restock"
+)
+
+// apiError is the JSON error body: {"error": "..."}.
+type apiError struct {
+	Error string `json:"error"`
+}
+
+// statusOf is the one place errors become HTTP status codes.
+func statusOf(err error) int {
+	switch {
+	case errors.Is(err, restock.ErrInvalidEmail), errors.Is(err, restock.ErrTooManyForEmail):
+		return http.StatusUnprocessableEntity
+	case errors.Is(err, restock.ErrUnknownShop), errors.Is(err, restock.ErrUnknownVariant):
+		return http.StatusNotFound
+	case errors.Is(err, restock.ErrInStock), errors.Is(err, restock.ErrNotRestockable):
+		return http.StatusConflict
+	case errors.Is(err, restock.ErrCatalogUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, restock.ErrBadToken):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+// jsonError answers with a safe message; internal details go to the log.
+func (s *Server) jsonError(c echo.Context, err error) error {
+	code := statusOf(err)
+	msg := err.Error()
+	if code == http.StatusInternalServerError {
+		s.log.Error("request failed", "route", c.Path(), "error", err)
+		msg = "something went wrong on our side; please try again"
+	}
+	if code == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "60")
+	}
+	return c.JSON(code, apiError{Error: msg})
+}
+
+func httpErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {
+	return func(err error, c echo.Context) {
+		if c.Response().Committed {
+			return
+		}
+		code := http.StatusInternalServerError
+		msg := "something went wrong on our side"
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			code = he.Code
+			if m, ok := he.Message.(string); ok {
+				msg = m
+			} else {
+				msg = http.StatusText(code)
+			}
+		} else {
+			log.Error("unhandled error", "route", c.Path(), "error", err)
+		}
+		if c.Request().Method == http.MethodHead {
+			_ = c.NoContent(code)
+			return
+		}
+		_ = c.JSON(code, apiError{Error: msg})
+	}
+}

@@ -1,0 +1,28 @@
+package web
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/restockrelay/restockrelay/templates"
+)
+
+var pages = template.Must(template.ParseFS(templates.FS, "pages/*.html"))
+
+// page renders one page template with the layout.
+func (s *Server) page(c echo.Context, code int, name string, data map[string]any) error {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.log.Error("render page", "page", name, "error", err)
+		return echo.NewHTTPError(http.StatusInternalServerError)
+	}
+	h := c.Response().Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src https: data:; form-action 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Cache-Control", "no-store")
+	return c.HTMLBlob(code, buf.Bytes())
+}

@@ -1,0 +1,153 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/restockrelay/restockrelay/app/restock"
+	"github.com/restockrelay/restockrelay/shopify"
+)
+
+const proxyKey = "proxy_request"
+
+// requireProxySignature checks the App Proxy signature (query only); the
+// shop comes from the signed query, never from the body.
+func (s *Server) requireProxySignature(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		pr, err := shopify.VerifyProxyQuery(c.QueryParams(), s.flow.Now(), s.cfg.ProxyMaxSkew, s.cfg.Secrets...)
+		if err != nil {
+			msg := "this request must come through the store's app proxy (missing or invalid signature)"
+			if errors.Is(err, shopify.ErrStale) {
+				msg = "this request has expired; please reload the page and try again"
+			}
+			return c.JSON(http.StatusUnauthorized, apiError{Error: msg})
+		}
+		c.Set(proxyKey, pr)
+		return next(c)
+	}
+}
+
+// maxSignupBody bounds the storefront form.
+const maxSignupBody = 16 << 10
+
+type signupForm struct {
+	Email            string `json:"email"`
+	VariantID        any    `json:"variant_id"`
+	ProductID        any    `json:"product_id"`
+	Locale           string `json:"locale"`
+	AcceptsMarketing any    `json:"accepts_marketing"`
+}
+
+// subscribe: POST /proxy/subscribe, the storefront "Notify me" form through
+// the App Proxy. Idempotent: one subscription per shop, variant and email
+// (201 the first time, 200 after).
+func (s *Server) subscribe(c echo.Context) error {
+	pr := c.Get(proxyKey).(shopify.ProxyRequest)
+	req := c.Request()
+	body, err := io.ReadAll(io.LimitReader(req.Body, maxSignupBody+1))
+	if err != nil {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "could not read the request"})
+	}
+	if len(body) > maxSignupBody {
+		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "the form is too large"})
+	}
+	var f signupForm
+	ct, _, _ := mime.ParseMediaType(req.Header.Get("Content-Type"))
+	switch ct {
+	case "application/json":
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber() // ids above 2^53 stay exact
+		if err := dec.Decode(&f); err != nil {
+			return c.JSON(http.StatusBadRequest, apiError{Error: "the request is not valid JSON"})
+		}
+	case "application/x-www-form-urlencoded", "":
+		v, err := url.ParseQuery(string(body))
+		if err != nil {
+			return c.JSON(http.StatusBadRequest, apiError{Error: "the form could not be read"})
+		}
+		f = signupForm{Email: v.Get("email"), VariantID: v.Get("variant_id"), ProductID: v.Get("product_id"),
+			Locale: v.Get("locale"), AcceptsMarketing: v.Get("accepts_marketing")}
+	default:
+		return c.JSON(http.StatusUnsupportedMediaType, apiError{Error: "send the form as JSON or as a URL-encoded form"})
+	}
+	variantID, ok := parseID(f.VariantID)
+	if !ok {
+		return c.JSON(http.StatusUnprocessableEntity, apiError{Error: "variant_id must be a product variant id"})
+	}
+	res, err := s.flow.Subscribe(req.Context(), restock.SignupRequest{
+		Shop: pr.Shop, VariantID: variantID, Email: f.Email, Locale: f.Locale,
+		AcceptsMarketing: truthy(f.AcceptsMarketing), CustomerID: pr.LoggedInCustomerID,
+	})
+	if err != nil {
+		return s.jsonError(c, err)
+	}
+	if res.Created {
+		s.log.Info("shopper subscribed", "shop", pr.Shop, "variant_id", variantID, "subscription_id", res.Subscription.ID)
+		return c.JSON(http.StatusCreated, map[string]string{"status": "subscribed"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "already_subscribed"})
+}
+
+// proxyStatus: GET /proxy/status?variant_id=…, the storefront block for a
+// logged-in shopper; read-only.
+func (s *Server) proxyStatus(c echo.Context) error {
+	pr := c.Get(proxyKey).(shopify.ProxyRequest)
+	variantID, ok := parseID(c.QueryParam("variant_id"))
+	if !ok {
+		return c.JSON(http.StatusUnprocessableEntity, apiError{Error: "variant_id must be a product variant id"})
+	}
+	waiting := false
+	if pr.LoggedInCustomerID > 0 {
+		w, err := s.flow.CustomerWaits(c.Request().Context(), pr.Shop, variantID, pr.LoggedInCustomerID)
+		if err != nil {
+			return s.jsonError(c, err)
+		}
+		waiting = w
+	}
+	return c.JSON(http.StatusOK, map[string]bool{"waiting": waiting})
+}
+
+func parseID(v any) (int64, bool) {
+	var s string
+	switch x := v.(type) {
+	case string:
+		s = strings.TrimSpace(x)
+		// Accept a GID too: gid://shopify/ProductVariant/123.
+		if strings.HasPrefix(s, "gid://") {
+			if _, id, err := shopify.ParseGID(s); err == nil {
+				return id, id > 0
+			}
+			return 0, false
+		}
+	case json.Number:
+		s = x.String()
+	default:
+		return 0, false
+	}
+	id, err := strconv.ParseInt(s, 10, 64)
+	return id, err == nil && id > 0
+}
+
+func truthy(v any) bool {
+	switch x := v.(type) {
+	case bool:
+		return x
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "1", "true", "on", "yes":
+			return true
+		}
+	case json.Number:
+		return x.String() != "0"
+	}
+	return false
+}

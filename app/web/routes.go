@@ -1,0 +1,26 @@
+package web
+
+// routes is the table of contents: every route and its guard.
+func (s *Server) routes() {
+	e := s.echo
+	e.GET("/healthz", s.healthz)
+	e.GET("/readyz", s.readyz)
+
+	// Shopify webhooks: HMAC over the raw, size-capped body (in the handler).
+	e.POST("/webhooks", s.webhook)
+
+	// Storefront, through the App Proxy: signed query.
+	proxy := e.Group("/proxy", s.requireProxySignature)
+	proxy.POST("/subscribe", s.subscribe)
+	proxy.GET("/status", s.proxyStatus)
+
+	// Email links: signed tokens in the path.
+	e.GET("/u/:token", s.unsubscribePage)
+	e.POST("/u/:token", s.unsubscribe)
+	e.GET("/r/:token", s.click)
+
+	if s.cfg.Dev && s.cfg.Outbox != nil {
+		e.GET("/dev/outbox", s.outboxList)
+		e.GET("/dev/outbox/:name", s.outboxShow)
+	}
+}

@@ -1,0 +1,118 @@
+// Package web is Restock Relay's HTTP face (Echo): Shopify webhooks, the
+// storefront's app-proxy form, email links, health checks and the
+// development outbox. Handlers parse, call restock or store, and render.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/restockrelay/restockrelay/app/email"
+	"github.com/restockrelay/restockrelay/app/restock"
+	"github.com/restockrelay/restockrelay/app/store"
+)
+
+// Config is what the web layer needs to know.
+type Config struct {
+	Flow   *restock.Flow
+	Store  *store.Store
+	Logger *slog.Logger
+	// Secrets verify Shopify's signatures: current first, then previous.
+	Secrets []string
+	// Outbox lists emails in development; nil in production.
+	Outbox *email.Outbox
+	// Dev enables development-only routes.
+	Dev bool
+	// ProxyMaxSkew bounds the age of an app-proxy signature (default 5 min).
+	ProxyMaxSkew time.Duration
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	cfg  Config
+	flow *restock.Flow
+	log  *slog.Logger
+	echo *echo.Echo
+}
+
+// MaxWebhookBody is the largest webhook body accepted (413 above).
+const MaxWebhookBody = 1 << 20
+
+// New builds the server and its routes.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ProxyMaxSkew == 0 {
+		cfg.ProxyMaxSkew = 5 * time.Minute
+	}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = httpErrorHandler(cfg.Logger)
+	s := &Server{cfg: cfg, flow: cfg.Flow, log: cfg.Logger, echo: e}
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
+		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
+			cfg.Logger.Error("panic in handler", "path", c.Path(), "error", err, "stack", string(stack))
+			return err
+		},
+	}))
+	e.Use(s.accessLog)
+	s.routes()
+	return s
+}
+
+// Handler is the whole app as an http.Handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+// Serve listens on ln until ctx ends, then shuts down gracefully.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           s.echo,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve http: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shut down http: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// accessLog logs method, route and status: never query strings or bodies,
+// which carry shoppers' data.
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		status := c.Response().Status
+		var he *echo.HTTPError
+		if errors.As(err, &he) {
+			status = he.Code
+		}
+		s.log.Debug("http request", "method", c.Request().Method, "route", c.Path(), "status", status,
+			"duration_ms", time.Since(start).Milliseconds())
+		return err
+	}
+}

@@ -47,7 +47,8 @@ type AdminConfig struct {
 	// BaseURL, if set, replaces https://{shop} (scheme, host and an optional
 	// path prefix), e.g. the URL of a fake Shopify in tests.
 	BaseURL string
-	// HTTPClient is copied, never modified; nil means a new http.Client.
+	// HTTPClient is copied, never modified (its Transport is wrapped and
+	// redirects are refused); nil means a new http.Client.
 	HTTPClient *http.Client
 	// Timeout bounds each HTTP attempt; default 10s.
 	Timeout time.Duration
@@ -124,7 +125,7 @@ func NewAdminClient(cfg AdminConfig) (*AdminClient, error) {
 		copied := *cfg.HTTPClient
 		hc = &copied
 	}
-	rt := &adminTransport{base: hc.Transport}
+	rt := &adminTransport{base: hc.Transport, shopHost: cfg.Shop}
 	if rt.base == nil {
 		rt.base = http.DefaultTransport
 	}
@@ -136,6 +137,10 @@ func NewAdminClient(cfg AdminConfig) (*AdminClient, error) {
 		rt.override = u
 	}
 	hc.Transport = rt
+	// The Admin API does not redirect; following one would carry
+	// X-Shopify-Access-Token to wherever it points (Go only strips
+	// Authorization and cookies on cross-host redirects).
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.httpClient = hc
 	return c, nil
 }
@@ -462,7 +467,8 @@ func (r attemptResult) throttleWait() time.Duration {
 		// The bucket looked full enough; someone else is using it too.
 		secs = 1 / ts.RestoreRate
 	}
-	return time.Duration(math.Ceil(secs * float64(time.Second)))
+	// Whole milliseconds, rounded up (less a hair of float error).
+	return time.Duration(math.Ceil(secs*1000-1e-6)) * time.Millisecond
 }
 
 type graphQLAnswer struct {
@@ -627,15 +633,17 @@ type responseRecord struct {
 
 type responseRecordKey struct{}
 
-// adminTransport sends requests to the override base URL, if any, and copies
-// each answer's status and body into the request's responseRecord.
+// adminTransport sends requests for the shop's host to the override base
+// URL, if any, and copies each answer's status and body into the request's
+// responseRecord.
 type adminTransport struct {
 	base     http.RoundTripper
+	shopHost string
 	override *url.URL
 }
 
 func (t *adminTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if t.override != nil {
+	if t.override != nil && req.URL.Host == t.shopHost {
 		r := req.Clone(req.Context())
 		r.URL.Scheme = t.override.Scheme
 		r.URL.Host = t.override.Host

@@ -855,13 +855,18 @@ func sgTypeMsg(want string, raw json.RawMessage) string {
 	return "Invalid type. Expected: " + want + ", given: " + sgKind(raw) + "."
 }
 
-// sgString returns the value of a JSON string literal.
+// sgString returns the value of a JSON string literal (exactly one, with
+// nothing around it).
 func sgString(raw json.RawMessage) (string, bool) {
 	if len(raw) < 2 || raw[0] != '"' {
 		return "", false
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), true
+	end, escaped, ok := sgStringEnd(raw, 0)
+	if !ok || end != len(raw) {
+		return "", false
+	}
+	if !escaped {
+		return string(raw[1 : end-1]), true
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
@@ -901,26 +906,159 @@ func sgBool(raw json.RawMessage) (value, ok bool) {
 	return false, false
 }
 
-func sgObject(raw json.RawMessage) (map[string]json.RawMessage, bool) {
-	if sgKind(raw) != "object" {
-		return nil, false
-	}
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return nil, false
-	}
-	return m, true
+// sgField is one member of a JSON object.
+type sgField struct {
+	key string
+	raw json.RawMessage
 }
 
+// sgObj is a JSON object split into its members, in document order.
+type sgObj []sgField
+
+// get returns the raw value of key (the last one if repeated, as
+// encoding/json does), or nil when key is absent.
+func (o sgObj) get(key string) json.RawMessage {
+	for i := len(o) - 1; i >= 0; i-- {
+		if o[i].key == key {
+			return o[i].raw
+		}
+	}
+	return nil
+}
+
+// The scanners below walk raw JSON without decoding it. They rely on the
+// input being valid JSON: the whole body is checked once with json.Valid,
+// which is much cheaper than letting encoding/json re-validate every nested
+// value it is asked to decode.
+
+// sgObject splits a JSON object into its members.
+func sgObject(raw json.RawMessage) (sgObj, bool) {
+	i := sgSkipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	obj := make(sgObj, 0, 8)
+	i = sgSkipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return obj, true
+	}
+	for {
+		key, next, ok := sgScanString(raw, i)
+		if !ok {
+			return nil, false
+		}
+		i = sgSkipSpace(raw, next)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		start := sgSkipSpace(raw, i+1)
+		end, ok := sgSkipValue(raw, start)
+		if !ok {
+			return nil, false
+		}
+		obj = append(obj, sgField{key: key, raw: raw[start:end:end]})
+		i = sgSkipSpace(raw, end)
+		if i >= len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = sgSkipSpace(raw, i+1)
+		case '}':
+			return obj, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// sgArray splits a JSON array into its elements.
 func sgArray(raw json.RawMessage) ([]json.RawMessage, bool) {
-	if sgKind(raw) != "array" {
+	i := sgSkipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
 		return nil, false
 	}
-	var a []json.RawMessage
-	if err := json.Unmarshal(raw, &a); err != nil {
-		return nil, false
+	var out []json.RawMessage
+	i = sgSkipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return out, true
 	}
-	return a, true
+	for {
+		end, ok := sgSkipValue(raw, i)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, raw[i:end:end])
+		i = sgSkipSpace(raw, end)
+		if i >= len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = sgSkipSpace(raw, i+1)
+		case ']':
+			return out, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// sgSkipValue returns the index just after the JSON value at raw[i].
+func sgSkipValue(raw []byte, i int) (int, bool) {
+	if i >= len(raw) {
+		return i, false
+	}
+	switch raw[i] {
+	case '"':
+		end, _, ok := sgStringEnd(raw, i)
+		return end, ok
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(raw); j++ {
+			switch raw[j] {
+			case '"':
+				end, _, ok := sgStringEnd(raw, j)
+				if !ok {
+					return j, false
+				}
+				j = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1, true
+				}
+			}
+		}
+		return len(raw), false
+	default: // number, true, false, null
+		j := i
+		for j < len(raw) {
+			switch raw[j] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return j, j > i
+			}
+			j++
+		}
+		return j, j > i
+	}
+}
+
+// sgStringEnd returns the index just after the string literal at raw[i]
+// and whether it contains escapes.
+func sgStringEnd(raw []byte, i int) (end int, escaped, ok bool) {
+	for j := i + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			escaped = true
+			j++ // the escaped character cannot end the string
+		case '"':
+			return j + 1, escaped, true
+		}
+	}
+	return len(raw), escaped, false
 }
 
 // optString decodes an optional string field, failing with msg when it is
@@ -938,23 +1076,90 @@ func (v *sgValidator) optString(field string, raw json.RawMessage, msg string) s
 
 // stringMap decodes an object whose values must all be strings.
 func (v *sgValidator) stringMap(field string, raw json.RawMessage, msg string) (map[string]string, bool) {
-	obj, ok := sgObject(raw)
+	pairs, ok := sgStringPairs(raw)
 	if !ok {
 		v.fail(field, msg)
 		return nil, false
 	}
-	out := make(map[string]string, len(obj))
-	for k, r := range obj {
-		s, ok := sgString(r)
-		if !ok {
-			v.fail(field, msg)
-			return nil, false
-		}
-		out[k] = s
+	out := make(map[string]string, len(pairs))
+	for _, p := range pairs {
+		out[p.key] = p.value // last one wins, as in encoding/json
 	}
 	return out, true
 }
 
+type sgPair struct{ key, value string }
+
+// sgStringPairs reads a JSON object whose values are all strings, in
+// document order and keeping repeated keys. raw comes from a document that
+// already decoded, so it is valid JSON; ok is false when it is not an object
+// of strings. It replaces encoding/json on the hot path (headers,
+// substitutions, custom_args and email objects of every personalization).
+func sgStringPairs(raw []byte) (pairs []sgPair, ok bool) {
+	i := sgSkipSpace(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return nil, false
+	}
+	i = sgSkipSpace(raw, i+1)
+	if i < len(raw) && raw[i] == '}' {
+		return nil, true
+	}
+	for {
+		key, next, ok := sgScanString(raw, i)
+		if !ok {
+			return nil, false
+		}
+		i = sgSkipSpace(raw, next)
+		if i >= len(raw) || raw[i] != ':' {
+			return nil, false
+		}
+		value, next, ok := sgScanString(raw, sgSkipSpace(raw, i+1))
+		if !ok {
+			return nil, false
+		}
+		pairs = append(pairs, sgPair{key, value})
+		i = sgSkipSpace(raw, next)
+		if i >= len(raw) {
+			return nil, false
+		}
+		switch raw[i] {
+		case ',':
+			i = sgSkipSpace(raw, i+1)
+		case '}':
+			return pairs, true
+		default:
+			return nil, false
+		}
+	}
+}
+
+// sgSkipSpace returns the index of the first non-whitespace byte from i.
+func sgSkipSpace(raw []byte, i int) int {
+	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' || raw[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// sgScanString reads the JSON string literal at raw[i] and returns its
+// value and the index after it.
+func sgScanString(raw []byte, i int) (s string, next int, ok bool) {
+	if i >= len(raw) || raw[i] != '"' {
+		return "", i, false
+	}
+	end, escaped, ok := sgStringEnd(raw, i)
+	if !ok {
+		return "", i, false
+	}
+	if !escaped {
+		return string(raw[i+1 : end-1]), end, true
+	}
+	s, ok = sgString(raw[i:end])
+	return s, end, ok
+}
+
+// sgPairSize is the size SendGrid limits for custom_args/substitutions:
+// the sum of key and value lengths.
 func sgPairSize(m map[string]string) int {
 	n := 0
 	for k, val := range m {
@@ -963,7 +1168,7 @@ func sgPairSize(m map[string]string) int {
 	return n
 }
 
-// mailCtx carries message-level values personalizations depend on.
+// sgMailCtx carries the message-level values personalizations depend on.
 type sgMailCtx struct {
 	templateID     string
 	customArgs     map[string]string
@@ -973,7 +1178,11 @@ type sgMailCtx struct {
 
 func (v *sgValidator) mail(body []byte) Mail {
 	var m Mail
-	top, ok := sgObject(bytes.TrimSpace(body))
+	if !json.Valid(body) { // the scanners below rely on it
+		v.errs = append(v.errs, APIError{Message: "Bad Request"})
+		return m
+	}
+	top, ok := sgObject(body)
 	if !ok {
 		v.errs = append(v.errs, APIError{Message: "Bad Request"})
 		return m
@@ -981,10 +1190,10 @@ func (v *sgValidator) mail(body []byte) Mail {
 	ctx := sgMailCtx{}
 
 	// Values personalizations depend on come first.
-	m.TemplateID = v.optString("template_id", top["template_id"],
-		"The template ID must be a string, you provided "+string(top["template_id"])+".")
+	m.TemplateID = v.optString("template_id", top.get("template_id"),
+		"The template ID must be a string, you provided "+string(top.get("template_id"))+".")
 	ctx.templateID = m.TemplateID
-	if raw := top["custom_args"]; !sgAbsent(raw) {
+	if raw := top.get("custom_args"); !sgAbsent(raw) {
 		if args, ok := v.stringMap("custom_args", raw, "All values of custom arguments object must be strings"); ok {
 			switch size := sgPairSize(args); {
 			case len(args) == 0:
@@ -1001,13 +1210,13 @@ func (v *sgValidator) mail(body []byte) Mail {
 		}
 	}
 
-	m.Personalizations = v.personalizations(top["personalizations"], &ctx)
+	m.Personalizations = v.personalizations(top.get("personalizations"), &ctx)
 
-	m.From = v.address("from", top["from"], sgFromRules, true)
+	m.From = v.address("from", top.get("from"), sgFromRules, true)
 	v.replyTo(&m, top)
 
-	subjectRaw, hasSubject := top["subject"]
-	hasSubject = hasSubject && !sgAbsent(subjectRaw)
+	subjectRaw := top.get("subject")
+	hasSubject := !sgAbsent(subjectRaw)
 	if hasSubject {
 		s, ok := sgString(subjectRaw)
 		if !ok || s == "" {
@@ -1024,19 +1233,19 @@ func (v *sgValidator) mail(body []byte) Mail {
 		}
 	}
 
-	m.Content = v.content(top["content"], m.TemplateID != "")
-	m.Attachments = v.attachments(top["attachments"])
-	if raw := top["sections"]; !sgAbsent(raw) {
+	m.Content = v.content(top.get("content"), m.TemplateID != "")
+	m.Attachments = v.attachments(top.get("attachments"))
+	if raw := top.get("sections"); !sgAbsent(raw) {
 		m.Sections, _ = v.stringMap("sections", raw, "The section values must be strings.")
 	}
-	m.Headers = v.headers("headers", top["headers"], false)
-	m.Categories = v.categories(top["categories"])
-	if raw := top["send_at"]; !sgAbsent(raw) {
+	m.Headers = v.headers("headers", top.get("headers"), false)
+	m.Categories = v.categories(top.get("categories"))
+	if raw := top.get("send_at"); !sgAbsent(raw) {
 		m.SendAt = v.sendAt("send_at", raw)
 	}
-	m.BatchID = v.optString("batch_id", top["batch_id"], "The batch_id must be a string.")
-	m.ASM = v.asm(top["asm"])
-	if raw := top["ip_pool_name"]; !sgAbsent(raw) {
+	m.BatchID = v.optString("batch_id", top.get("batch_id"), "The batch_id must be a string.")
+	m.ASM = v.asm(top.get("asm"))
+	if raw := top.get("ip_pool_name"); !sgAbsent(raw) {
 		name, ok := sgString(raw)
 		switch {
 		case !ok:
@@ -1046,8 +1255,8 @@ func (v *sgValidator) mail(body []byte) Mail {
 		}
 		m.IPPoolName = name
 	}
-	m.MailSettings = v.mailSettings(top["mail_settings"])
-	m.TrackingSettings = v.trackingSettings(top["tracking_settings"])
+	m.MailSettings = v.mailSettings(top.get("mail_settings"))
+	m.TrackingSettings = v.trackingSettings(top.get("tracking_settings"))
 	return m
 }
 
@@ -1056,14 +1265,19 @@ func (v *sgValidator) personalizations(raw json.RawMessage, ctx *sgMailCtx) []Pe
 		v.fail("personalizations", "The personalizations field is required and must have at least one personalization.")
 		return nil
 	}
-	if sgKind(raw) != "array" {
+	elems, ok := sgArray(raw)
+	if !ok {
 		v.fail("personalizations", sgTypeMsg("array", raw))
 		return nil
 	}
-	var items []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		v.fail("personalizations", "Invalid type. Expected: array of objects.")
-		return nil
+	items := make([]sgObj, len(elems))
+	for i, elem := range elems {
+		if sgAbsent(elem) {
+			continue // reported as a personalization without "to"
+		}
+		if items[i], ok = sgObject(elem); !ok {
+			v.fail("personalizations."+strconv.Itoa(i), sgTypeMsg("object", elem))
+		}
 	}
 	if len(items) == 0 {
 		v.fail("personalizations", "You must have at least one personalization.")
@@ -1085,30 +1299,30 @@ func (v *sgValidator) personalizations(raw json.RawMessage, ctx *sgMailCtx) []Pe
 
 // personalization decodes item into p and returns its number of to+cc+bcc
 // entries.
-func (v *sgValidator) personalization(i int, item map[string]json.RawMessage, ctx *sgMailCtx, p *Personalization) int {
+func (v *sgValidator) personalization(i int, item sgObj, ctx *sgMailCtx, p *Personalization) int {
 	base := "personalizations." + strconv.Itoa(i)
 	var n int
-	p.To, n = v.recipients(base, "to", item["to"])
+	p.To, n = v.recipients(base, "to", item.get("to"))
 	total := n
-	p.CC, n = v.recipients(base, "cc", item["cc"])
+	p.CC, n = v.recipients(base, "cc", item.get("cc"))
 	total += n
-	p.BCC, n = v.recipients(base, "bcc", item["bcc"])
+	p.BCC, n = v.recipients(base, "bcc", item.get("bcc"))
 	total += n
 	v.duplicates(base, p)
 
-	if raw, ok := item["from"]; ok && !sgAbsent(raw) {
+	if raw := item.get("from"); !sgAbsent(raw) {
 		p.From = v.address(base+".from", raw, sgFromRules, false)
 	}
-	if raw, ok := item["subject"]; ok && !sgAbsent(raw) {
+	if raw := item.get("subject"); !sgAbsent(raw) {
 		s, ok := sgString(raw)
 		if !ok || s == "" {
 			v.fail(base+".subject", "The subject of your email must be a string at least one character in length.")
 		}
 		p.Subject = s
 	}
-	p.Headers = v.headers(base+".headers", item["headers"], true)
+	p.Headers = v.headers(base+".headers", item.get("headers"), true)
 
-	if raw, ok := item["substitutions"]; ok {
+	if raw := item.get("substitutions"); raw != nil {
 		if strings.HasPrefix(ctx.templateID, "d-") {
 			v.fail(base+".substitutions", "Substitutions may not be used with dynamic templating")
 		} else if !sgAbsent(raw) {
@@ -1120,7 +1334,7 @@ func (v *sgValidator) personalization(i int, item map[string]json.RawMessage, ct
 		}
 	}
 
-	if raw := item["custom_args"]; !sgAbsent(raw) {
+	if raw := item.get("custom_args"); !sgAbsent(raw) {
 		args, ok := v.stringMap(base+".custom_args", raw, "All values of custom arguments object must be strings")
 		switch {
 		case !ok:
@@ -1132,12 +1346,12 @@ func (v *sgValidator) personalization(i int, item map[string]json.RawMessage, ct
 		p.CustomArgs = args
 	}
 
-	if raw := item["dynamic_template_data"]; !sgAbsent(raw) {
+	if raw := item.get("dynamic_template_data"); !sgAbsent(raw) {
 		if sgKind(raw) != "object" || json.Unmarshal(raw, &p.DynamicTemplateData) != nil {
 			v.fail(base+".dynamic_template_data", sgTypeMsg("object", raw))
 		}
 	}
-	if raw := item["send_at"]; !sgAbsent(raw) {
+	if raw := item.get("send_at"); !sgAbsent(raw) {
 		p.SendAt = v.sendAt(base+".send_at", raw)
 	}
 	return total
@@ -1226,26 +1440,40 @@ func (v *sgValidator) address(field string, raw json.RawMessage, rules sgAddrRul
 		}
 		return nil
 	}
-	obj, ok := sgObject(raw)
-	if !ok {
-		v.fail(field, sgTypeMsg("object", raw))
-		return nil
+	var email, name string
+	emailOK, nameOK, hasName := false, true, false
+	if pairs, ok := sgStringPairs(raw); ok { // fast path: all values are strings
+		for _, p := range pairs {
+			switch p.key {
+			case "email":
+				email, emailOK = p.value, true
+			case "name":
+				name, hasName = p.value, true
+			}
+		}
+	} else {
+		obj, ok := sgObject(raw)
+		if !ok {
+			v.fail(field, sgTypeMsg("object", raw))
+			return nil
+		}
+		email, emailOK = sgString(obj.get("email"))
+		if nraw := obj.get("name"); !sgAbsent(nraw) {
+			name, nameOK = sgString(nraw)
+			hasName = true
+		}
 	}
-	email, ok := sgString(obj["email"])
-	if !ok || email == "" {
+	if !emailOK || email == "" {
 		v.fail(field+".email", rules.missing)
 		return nil
 	}
-	a := &Address{Email: email}
-	if nraw := obj["name"]; !sgAbsent(nraw) {
-		name, ok := sgString(nraw)
-		switch {
-		case !ok:
-			v.fail(field+".name", "The name of the "+strings.ToLower(rules.label)+" address must be a string.")
-		case rules.nameRule != "" && strings.ContainsAny(name, ";,"):
-			v.fail(field+".name", "The "+rules.nameRule+".name field cannot include either the ; or , characters.")
-		}
-		a.Name = name
+	a := &Address{Email: email, Name: name}
+	switch {
+	case !hasName:
+	case !nameOK:
+		v.fail(field+".name", "The name of the "+strings.ToLower(rules.label)+" address must be a string.")
+	case rules.nameRule != "" && strings.ContainsAny(name, ";,"):
+		v.fail(field+".name", "The "+rules.nameRule+".name field cannot include either the ; or , characters.")
 	}
 	switch {
 	case len(email) > MaxAddressLength:
@@ -1258,6 +1486,7 @@ func (v *sgValidator) address(field string, raw json.RawMessage, rules sgAddrRul
 	return a
 }
 
+// sgRejected reports whether email is in set, compared case-insensitively.
 func sgRejected(set map[string]struct{}, email string) bool {
 	_, ok := set[strings.ToLower(email)]
 	return ok
@@ -1345,46 +1574,29 @@ func (v *sgValidator) headers(field string, raw json.RawMessage, personalization
 			"Header keys cannot contain non-ASCII characters or empty spaces.",
 			"Header cannot be one of the reserved keys."
 	}
-	if sgKind(raw) != "object" {
-		v.fail(field, sgTypeMsg("object", raw))
-		return nil
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if _, err := dec.Token(); err != nil { // '{'
-		v.fail(field, sgTypeMsg("object", raw))
-		return nil
-	}
-	out := make(map[string]string)
-	seen := make(map[string]struct{})
-	bad := false
-	for dec.More() {
-		tok, err := dec.Token()
-		key, isKey := tok.(string)
-		var val json.RawMessage
-		if err == nil && isKey {
-			err = dec.Decode(&val)
-		}
-		if err != nil || !isKey {
+	pairs, ok := sgStringPairs(raw)
+	if !ok {
+		if sgKind(raw) != "object" {
 			v.fail(field, sgTypeMsg("object", raw))
-			return nil
-		}
-		lower := strings.ToLower(key)
-		s, ok := sgString(val)
-		switch {
-		case !ok:
+		} else {
 			v.fail(field, msgValue)
+		}
+		return nil
+	}
+	out := make(map[string]string, len(pairs))
+	bad := false
+	for _, p := range pairs {
+		key := p.key
+		switch {
 		case key == "" || !sgASCII(key) || strings.ContainsAny(key, " \t\r\n"):
 			v.fail(field, msgKey)
-		case sgIsReserved(lower):
+		case sgIsReserved(strings.ToLower(key)):
 			v.fail(field, msgReserved)
+		case sgHasKeyFold(out, key):
+			v.fail(field, "The headers cannot contain duplicate keys.")
 		default:
-			if _, dup := seen[lower]; dup {
-				v.fail(field, "The headers cannot contain duplicate keys.")
-			} else {
-				seen[lower] = struct{}{}
-				out[key] = s
-				continue
-			}
+			out[key] = p.value
+			continue
 		}
 		bad = true
 	}
@@ -1392,6 +1604,20 @@ func (v *sgValidator) headers(field string, raw json.RawMessage, personalization
 		return nil
 	}
 	return out
+}
+
+// sgHasKeyFold reports whether m has key, compared case-insensitively
+// (header maps are small).
+func sgHasKeyFold(m map[string]string, key string) bool {
+	if _, ok := m[key]; ok {
+		return true
+	}
+	for k := range m {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
 }
 
 func sgIsReserved(lowerKey string) bool {
@@ -1471,14 +1697,14 @@ func (v *sgValidator) content(raw json.RawMessage, haveTemplate bool) []Content 
 			continue
 		}
 		var c Content
-		c.Type, ok = sgString(obj["type"])
+		c.Type, ok = sgString(obj.get("type"))
 		switch {
 		case !ok || c.Type == "":
 			v.fail(field+".type", "The content type must be a string at least one character in length.")
 		case strings.ContainsAny(c.Type, ";\r\n"):
 			v.fail(field+".type", "Content types cannot contain ';', or CRLF characters.")
 		}
-		c.Value, ok = sgString(obj["value"])
+		c.Value, ok = sgString(obj.get("value"))
 		if !ok || c.Value == "" {
 			v.fail(field+".value", "The content value must be a string at least one character in length.")
 		}
@@ -1502,8 +1728,8 @@ func (v *sgValidator) content(raw json.RawMessage, haveTemplate bool) []Content 
 	return out
 }
 
-func (v *sgValidator) replyTo(m *Mail, top map[string]json.RawMessage) {
-	single, list := top["reply_to"], top["reply_to_list"]
+func (v *sgValidator) replyTo(m *Mail, top sgObj) {
+	single, list := top.get("reply_to"), top.get("reply_to_list")
 	m.ReplyTo = v.address("reply_to", single, sgReplyToRules, false)
 	if sgAbsent(list) {
 		return
@@ -1553,23 +1779,23 @@ func (v *sgValidator) attachments(raw json.RawMessage) []Attachment {
 			continue
 		}
 		var a Attachment
-		a.Content, ok = sgString(obj["content"])
+		a.Content, ok = sgString(obj.get("content"))
 		switch {
 		case !ok || a.Content == "":
 			v.fail(field+".content", "The attachment content must be a string at least one character in length.")
 		case !sgBase64(a.Content):
 			v.fail(field+".content", "The attachment content must be base64 encoded.")
 		}
-		a.Filename, ok = sgString(obj["filename"])
+		a.Filename, ok = sgString(obj.get("filename"))
 		switch {
-		case sgAbsent(obj["filename"]):
+		case sgAbsent(obj.get("filename")):
 			v.fail(field+".filename", "filename is required.")
 		case !ok:
 			v.fail(field+".filename", "The filename of your attachment must be a string.")
 		case strings.ContainsAny(a.Filename, ";,\r\n"):
 			v.fail(field+".filename", "The filename of your attachment cannot contain CRLF characters.")
 		}
-		if traw := obj["type"]; !sgAbsent(traw) {
+		if traw := obj.get("type"); !sgAbsent(traw) {
 			a.Type, ok = sgString(traw)
 			switch {
 			case !ok || a.Type == "":
@@ -1578,13 +1804,13 @@ func (v *sgValidator) attachments(raw json.RawMessage) []Attachment {
 				v.fail(field+".type", "The type cannot contain ';', or CRLF characters.")
 			}
 		}
-		if draw := obj["disposition"]; !sgAbsent(draw) {
+		if draw := obj.get("disposition"); !sgAbsent(draw) {
 			a.Disposition, ok = sgString(draw)
 			if !ok || a.Disposition != "inline" && a.Disposition != "attachment" {
 				v.fail(field+".disposition", `The disposition of your attachment can be either "inline" or "attachment". You provided `+string(draw)+".")
 			}
 		}
-		if craw := obj["content_id"]; !sgAbsent(craw) {
+		if craw := obj.get("content_id"); !sgAbsent(craw) {
 			a.ContentID, ok = sgString(craw)
 			switch {
 			case !ok:
@@ -1614,10 +1840,10 @@ func (v *sgValidator) asm(raw json.RawMessage) *ASM {
 		return nil
 	}
 	a := &ASM{}
-	if a.GroupID, ok = sgInt(obj["group_id"]); !ok {
+	if a.GroupID, ok = sgInt(obj.get("group_id")); !ok {
 		v.fail("asm.group_id", "The ASM group ID must be an integer.")
 	}
-	if graw := obj["groups_to_display"]; !sgAbsent(graw) {
+	if graw := obj.get("groups_to_display"); !sgAbsent(graw) {
 		items, ok := sgArray(graw)
 		if !ok {
 			v.fail("asm.groups_to_display", "The ASM Group IDs to display must be an array of integers.")
@@ -1665,8 +1891,8 @@ func (v *sgValidator) setting(field, name string, raw json.RawMessage) *Setting 
 	human := sgSettingNames[name]
 	s := &Setting{}
 	boolField := func(key string, dst *bool) bool {
-		r, present := obj[key]
-		if !present {
+		r := obj.get(key)
+		if r == nil {
 			return false
 		}
 		b, ok := sgBool(r)
@@ -1686,9 +1912,9 @@ func (v *sgValidator) setting(field, name string, raw json.RawMessage) *Setting 
 		"post_to_url": &s.PostToURL, "utm_source": &s.UTMSource, "utm_medium": &s.UTMMedium,
 		"utm_term": &s.UTMTerm, "utm_content": &s.UTMContent, "utm_campaign": &s.UTMCampaign,
 	} {
-		*dst = v.optString(field+"."+key, obj[key], "The "+human+" "+strings.ReplaceAll(key, "_", " ")+" must be a string.")
+		*dst = v.optString(field+"."+key, obj.get(key), "The "+human+" "+strings.ReplaceAll(key, "_", " ")+" must be a string.")
 	}
-	if r := obj["threshold"]; !sgAbsent(r) {
+	if r := obj.get("threshold"); !sgAbsent(r) {
 		n, ok := sgInt(r)
 		if !ok || n < 1 || n > 10 {
 			v.fail(field+".threshold", "The spam check threshold is between 1 and 10, with the lower numbers being the most strict filtering.")
@@ -1707,18 +1933,13 @@ func (v *sgValidator) settings(field string, raw json.RawMessage) map[string]*Se
 		v.fail(field, sgTypeMsg("object", raw))
 		return nil
 	}
-	keys := make([]string, 0, len(obj))
-	for k := range obj {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys) // deterministic error order
 	out := make(map[string]*Setting, len(obj))
-	for _, k := range keys {
-		if _, known := sgSettingNames[k]; !known || sgAbsent(obj[k]) {
+	for _, f := range obj { // document order
+		if _, known := sgSettingNames[f.key]; !known || sgAbsent(f.raw) {
 			continue // unknown settings are ignored, as SendGrid does
 		}
-		if s := v.setting(field+"."+k, k, obj[k]); s != nil {
-			out[k] = s
+		if s := v.setting(field+"."+f.key, f.key, f.raw); s != nil {
+			out[f.key] = s
 		}
 	}
 	return out

@@ -140,6 +140,8 @@ func NewShopify() *Shopify {
 	}
 	s.srv.Start()
 	s.URL = s.srv.URL
+	// Build the schema while the caller sets up, not on its first request.
+	go func() { _, _ = AdminSchema() }()
 	return s
 }
 
@@ -155,7 +157,8 @@ func mustListen() net.Listener {
 func (s *Shopify) Close() { s.srv.Close() }
 
 // AddShop registers a shop (x.myshopify.com), the access token that
-// authenticates it and its currency code (e.g. "EUR").
+// authenticates it and its currency code (e.g. "EUR"). Adding a shop again
+// keeps its data and replaces its token and currency (a token rotation).
 func (s *Shopify) AddShop(shop, accessToken, currency string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -282,10 +285,10 @@ func (s *Shopify) SetLatency(d time.Duration) {
 // SetBucket sets the size and restore rate (points per second) of every
 // shop's cost bucket and fills the buckets. The default is 2000 and 100/s
 // (Shopify's Standard plan).
-func (s *Shopify) SetBucket(max, restoreRate float64) {
+func (s *Shopify) SetBucket(maxAvailable, restoreRate float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.bucketMax, s.bucketRate = max, restoreRate
+	s.bucketMax, s.bucketRate = maxAvailable, restoreRate
 	for _, sh := range s.shops {
 		sh.bucket = bucket{}
 	}
@@ -337,6 +340,12 @@ func (s *Shopify) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 	shop := s.tokens[r.Header.Get("X-Shopify-Access-Token")]
 	s.mu.Unlock()
 
+	var req graphQLRequest
+	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	if err == nil {
+		err = decodeJSON(bytes.NewReader(body), &req)
+	}
+
 	if latency > 0 {
 		t := time.NewTimer(latency)
 		select {
@@ -344,12 +353,6 @@ func (s *Shopify) serveGraphQL(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			t.Stop()
 		}
-	}
-
-	var req graphQLRequest
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err == nil {
-		err = decodeJSON(bytes.NewReader(body), &req)
 	}
 	badBody := err != nil || strings.TrimSpace(req.Query) == ""
 
@@ -568,7 +571,7 @@ func (s *Shopify) takeFromBucket(shop string, cost float64) (throttleStatus, boo
 	defer s.mu.Unlock()
 	b := &s.shops[shop].bucket
 	s.refill(b)
-	if cost > b.available {
+	if cost > b.available+1e-6 { // a client that waited the computed time must get through
 		return s.status(b), false
 	}
 	b.available -= cost

@@ -26,6 +26,8 @@ const (
 // location, and a CONTINUE variant with no stock.
 func setupShopify(t *testing.T) *fake.Shopify {
 	t.Helper()
+	_, err := fake.AdminSchema()
+	require.NoError(t, err)
 	s := fake.NewShopify()
 	t.Cleanup(s.Close)
 	s.AddShop(testShop, testToken, "EUR")

@@ -18,12 +18,6 @@ type WallClock struct{}
 // databases keep).
 func (WallClock) Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
-// NowUTC lets River use the clock (rivertype.TimeGenerator).
-func (c WallClock) NowUTC() time.Time { return c.Now() }
-
-// NowUTCOrNil lets River use the database's clock for the wall clock.
-func (WallClock) NowUTCOrNil() *time.Time { return nil }
-
 // FakeClock is a clock that only moves when told to.
 type FakeClock struct {
 	mu  sync.Mutex
@@ -55,9 +49,3 @@ func (c *FakeClock) Set(t time.Time) {
 	defer c.mu.Unlock()
 	c.now = t.UTC().Truncate(time.Microsecond)
 }
-
-// NowUTC lets River use the fake clock (rivertype.TimeGenerator).
-func (c *FakeClock) NowUTC() time.Time { return c.Now() }
-
-// NowUTCOrNil makes River use the fake clock in its queries too.
-func (c *FakeClock) NowUTCOrNil() *time.Time { t := c.Now(); return &t }

@@ -169,6 +169,8 @@ func (f *Flow) checkLeased(ctx context.Context, shopID, variantID int64) (Stock,
 		}
 	}
 
+	f.log.Debug("stock checked", "shop", shop.Domain, "variant_id", variantID, "in_stock", st.InStock, "was_in_stock", v.InStock,
+		"sellable", st.Sellable, "fresh", st.Fresh, "read_error", ferr)
 	again := false
 	err = f.tx(ctx, func(tx *txn) error {
 		if info != nil {

@@ -98,11 +98,8 @@ func New(ctx context.Context, cfg Config) (*Flow, error) {
 		RescueStuckJobsAfter: 10 * time.Minute,
 		MaxAttempts:          12,
 	}
-	if tg, ok := cfg.Clock.(rivertype.TimeGenerator); ok {
-		if _, wall := cfg.Clock.(WallClock); !wall {
-			rcfg.Test.Time = tg
-		}
-	}
+	// River keeps to the wall clock: the flow's own clock decides what is
+	// due (PromoteDue), and a step that River starts early waits (stepWorker).
 	var err error
 	if cfg.Store.Dialect == store.SQLite {
 		d := riversqlite.New(cfg.Store.SQL)

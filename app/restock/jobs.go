@@ -4,11 +4,13 @@ import (
 	"github.com/riverqueue/river"
 )
 
-// River job kinds and their JSON are stored: never rename them.
+// River job kinds and their JSON are stored: never rename them. Ids travel
+// as JSON strings: River's JSON handling turns large numbers into floats,
+// and Shopify ids do not fit in a float64.
 
 // WebhookArgs processes one recorded Shopify webhook.
 type WebhookArgs struct {
-	WebhookRowID int64 `json:"webhook_row_id"`
+	WebhookRowID int64 `json:"webhook_row_id,string"`
 }
 
 // Kind names the job.
@@ -16,8 +18,8 @@ func (WebhookArgs) Kind() string { return "process_webhook" }
 
 // CheckArgs re-reads one variant's stock from Shopify and acts on a change.
 type CheckArgs struct {
-	ShopID    int64 `json:"shop_id"`
-	VariantID int64 `json:"variant_id"`
+	ShopID    int64 `json:"shop_id,string"`
+	VariantID int64 `json:"variant_id,string"`
 }
 
 // Kind names the job.
@@ -26,7 +28,7 @@ func (CheckArgs) Kind() string { return "check_variant" }
 // StepArgs starts one step of one campaign: it decides who gets it and
 // fans the recipients out into batch jobs.
 type StepArgs struct {
-	CampaignID int64 `json:"campaign_id"`
+	CampaignID int64 `json:"campaign_id,string"`
 	Step       int   `json:"step"`
 }
 
@@ -41,10 +43,10 @@ func (StepArgs) InsertOpts() river.InsertOpts {
 // BatchArgs sends the pending messages of one step whose ids lie in
 // [FromID, ToID]: at most one provider request's worth.
 type BatchArgs struct {
-	CampaignID int64 `json:"campaign_id"`
+	CampaignID int64 `json:"campaign_id,string"`
 	Step       int   `json:"step"`
-	FromID     int64 `json:"from_id"`
-	ToID       int64 `json:"to_id"`
+	FromID     int64 `json:"from_id,string"`
+	ToID       int64 `json:"to_id,string"`
 }
 
 // Kind names the job.

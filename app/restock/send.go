@@ -36,6 +36,12 @@ func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	if err != nil {
 		return err
 	}
+	if delay, ok := c.StepDelay(a.Step); !ok {
+		return nil
+	} else if due := c.OpenedAt.Add(delay); f.Now().Before(due) {
+		// Started early (clock skew, a manual retry): wait for the plan.
+		return river.JobSnooze(due.Sub(f.Now()))
+	}
 	if a.Step > 1 {
 		now := f.Now()
 		status, reason := store.MsgPending, ""

@@ -217,7 +217,7 @@ func (e *Env) WebhookID(topic, id string, body []byte) int {
 // InventoryLevel is an inventory_levels/update body like Shopify's.
 func InventoryLevel(itemID, locationID int64, available *int, updatedAt time.Time) []byte {
 	m := map[string]any{"inventory_item_id": itemID, "location_id": locationID, "available": available,
-		"updated_at": updatedAt.Format(time.RFC3339),
+		"updated_at":           updatedAt.Format(time.RFC3339),
 		"admin_graphql_api_id": fmt.Sprintf("gid://shopify/InventoryLevel/%d?inventory_item_id=%d", locationID, itemID)}
 	b, _ := json.Marshal(m)
 	return b

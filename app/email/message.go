@@ -58,6 +58,11 @@ type Sender interface {
 // unverified sender, malformed request).
 var ErrPermanent = errors.New("permanent mail failure")
 
+// ErrUncertain marks a failure after which the provider may or may not
+// have accepted the message (the request was cut off in flight): sending
+// again could deliver it twice.
+var ErrUncertain = errors.New("mail may have been accepted")
+
 // Apply replaces every substitution key in s with its value.
 func (r Recipient) Apply(s string) string {
 	if len(r.Substitutions) == 0 {

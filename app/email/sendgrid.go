@@ -122,7 +122,10 @@ func (s *SendGrid) sendChunk(ctx context.Context, m *Message, idx []int, res *Re
 		resp, err := s.client.SendWithContext(ctx, req)
 		if err != nil {
 			// Transport failure: SendGrid may or may not have the request.
-			if ctx.Err() != nil || attempt >= s.cfg.MaxAttempts {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%w: send to sendgrid cut off: %v", ErrUncertain, err)
+			}
+			if attempt >= s.cfg.MaxAttempts {
 				return fmt.Errorf("send to sendgrid: %w", err)
 			}
 			if err := s.cfg.SleepFunc(ctx, backoff(attempt)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -165,16 +166,23 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error
 	}
 	sendErr := f.sendClaimed(ctx, c, a.Step, msgs)
 	if sendErr != nil {
-		// Nothing left the building for these: they may be tried again.
+		// What the provider did not take goes back to pending for the retry,
+		// unless the request was cut off in flight.
 		ids := make([]int64, len(msgs))
 		for i, m := range msgs {
 			ids[i] = m.ID
 		}
 		status := store.MsgPending
-		if email.ErrIsPermanent(sendErr) {
+		switch {
+		case email.ErrIsPermanent(sendErr):
 			status = store.MsgFailed
+		case errors.Is(sendErr, email.ErrUncertain):
+			status = store.MsgUnconfirmed // never risk a second copy
 		}
-		if err := f.db.DB.WithContext(ctx).Model(&store.Message{}).Where("id IN ? AND status = ?", ids, store.MsgSending).
+		// Even when the job's context was cancelled (shutdown), put them back.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := f.db.DB.WithContext(uctx).Model(&store.Message{}).Where("id IN ? AND status = ?", ids, store.MsgSending).
 			Updates(map[string]any{"status": status, "skip_reason": trimReason(sendErr.Error()), "updated_at": f.Now()}).Error; err != nil {
 			return errors.Join(sendErr, err)
 		}

@@ -164,7 +164,10 @@ func sqliteDSN(path string) string {
 		}
 		return path + "?" + q
 	}
-	return "file:" + path + "?" + q
+	// A file: URI, so '?', '#' and '%' in the path must be escaped: a test
+	// folder named "x#01" once pointed two databases at one file.
+	esc := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
+	return "file:" + esc + "?" + q
 }
 
 // Migrate applies every pending migration of the store's dialect, each in

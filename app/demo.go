@@ -53,7 +53,7 @@ func demo(ctx context.Context, out io.Writer) error {
 		Title: "Small", SKU: "example-shirt-s", Price: "19.99", Policy: "DENY", Tracked: true, ProductTitle: "Example T-Shirt",
 		Handle: "example-t-shirt", ProductStatus: "ACTIVE", OnlineStoreURL: "https://demo-shop.example/products/example-t-shirt",
 		ImageURL: "https://cdn.shopify.example/example-t-shirt.png",
-		Levels: []fake.Level{{LocationID: 24826418, LocationName: "Warehouse", FulfillsOnline: true}, {LocationID: 24826419, LocationName: "Shop floor", FulfillsOnline: true}}})
+		Levels:   []fake.Level{{LocationID: 24826418, LocationName: "Warehouse", FulfillsOnline: true}, {LocationID: 24826419, LocationName: "Shop floor", FulfillsOnline: true}}})
 	sg := fake.NewSendGrid(sgKey)
 	defer sg.Close()
 	sg.NowFunc = clock.Now
@@ -260,4 +260,3 @@ const demoOrder = `{"id":820982911946154508,"name":"#1001","email":"Ann@Example.
 "created_at":"2021-12-31T19:00:00-05:00","currency":"USD","total_price":"39.98","financial_status":"paid","customer":null,
 "line_items":[{"id":466157049,"variant_id":642667041472713922,"product_id":788032119674292922,"quantity":2,"price":"19.99",
 "title":"Example T-Shirt","variant_title":"Small"},{"id":466157050,"variant_id":null,"product_id":null,"quantity":1,"price":"5.00","title":"Gift wrap"}]}`
-

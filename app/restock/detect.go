@@ -216,8 +216,8 @@ func (f *Flow) checkLeased(ctx context.Context, shopID, variantID int64) (Stock,
 }
 
 // openCampaign starts a restock for the shoppers waiting for a variant: the
-// campaign with the shop's current plan, a step-1 message per shopper, and
-// the step jobs, all in the caller's transaction.
+// campaign with the shop's current plan and its step jobs, in the caller's
+// transaction. Step 1 goes to the shoppers waiting when it runs.
 func (t *txn) openCampaign(ctx context.Context, shop store.Shop, s store.Settings, variantID int64, stock int) error {
 	waiting, err := store.CountWaiting(ctx, t.DB, shop.ID, variantID)
 	if err != nil || waiting == 0 {
@@ -236,11 +236,6 @@ func (t *txn) openCampaign(ctx context.Context, shop store.Shop, s store.Setting
 			return t.Exec("ROLLBACK TO SAVEPOINT open_campaign").Error
 		}
 		return fmt.Errorf("create campaign: %w", err)
-	}
-	if err := t.Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
-		SELECT shop_id, ?, id, 1, ?, '', '', ?, ? FROM subscriptions WHERE shop_id = ? AND variant_id = ? AND status = ?`,
-		c.ID, store.MsgPending, now, now, shop.ID, variantID, store.SubWaiting).Error; err != nil {
-		return fmt.Errorf("plan step 1: %w", err)
 	}
 	for step := 1; step <= 3; step++ {
 		delay, ok := c.StepDelay(step)

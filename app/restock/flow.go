@@ -55,11 +55,12 @@ type Config struct {
 
 // Flow runs the restock sequence.
 type Flow struct {
-	cfg   Config
-	db    *store.Store
-	river *river.Client[*sql.Tx]
-	log   *slog.Logger
-	clock Clock
+	cfg    Config
+	db     *store.Store
+	river  *river.Client[*sql.Tx]
+	log    *slog.Logger
+	clock  Clock
+	intake *intake
 }
 
 // New prepares the flow and River (its tables are migrated here) without
@@ -81,6 +82,7 @@ func New(ctx context.Context, cfg Config) (*Flow, error) {
 		}
 	}
 	f := &Flow{cfg: cfg, db: cfg.Store, log: cfg.Logger, clock: cfg.Clock}
+	f.intake = newIntake(f)
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &webhookWorker{f: f})
@@ -134,8 +136,12 @@ func migrateRiver(ctx context.Context, d riverdriver.Driver[*sql.Tx]) error {
 // Start starts River's workers.
 func (f *Flow) Start(ctx context.Context) error { return f.river.Start(ctx) }
 
-// Stop lets running jobs finish, then stops.
-func (f *Flow) Stop(ctx context.Context) error { return f.river.Stop(ctx) }
+// Stop lets running jobs finish, then stops. Call it after the web server
+// has stopped taking requests.
+func (f *Flow) Stop(ctx context.Context) error {
+	f.intake.stop()
+	return f.river.Stop(ctx)
+}
 
 // River exposes the job client (for main's wiring and tests).
 func (f *Flow) River() *river.Client[*sql.Tx] { return f.river }

@@ -8,13 +8,14 @@ import (
 // as JSON strings: River's JSON handling turns large numbers into floats,
 // and Shopify ids do not fit in a float64.
 
-// WebhookArgs processes one recorded Shopify webhook.
+// WebhookArgs processes the Shopify webhooks recorded in one intake commit,
+// in order; each is marked when done, so a retry skips those.
 type WebhookArgs struct {
-	WebhookRowID int64 `json:"webhook_row_id,string"`
+	WebhookRowIDs []int64 `json:"webhook_row_ids"` // serial row ids: far below 2^53
 }
 
 // Kind names the job.
-func (WebhookArgs) Kind() string { return "process_webhook" }
+func (WebhookArgs) Kind() string { return "process_webhooks" }
 
 // CheckArgs re-reads one variant's stock from Shopify and acts on a change.
 type CheckArgs struct {
@@ -40,13 +41,13 @@ func (StepArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
-// BatchArgs sends the pending messages of one step whose ids lie in
-// [FromID, ToID]: at most one provider request's worth.
+// BatchArgs sends one step to the shoppers whose subscription ids lie in
+// [FromSub, ToSub]: at most one provider request's worth.
 type BatchArgs struct {
 	CampaignID int64 `json:"campaign_id,string"`
 	Step       int   `json:"step"`
-	FromID     int64 `json:"from_id,string"`
-	ToID       int64 `json:"to_id,string"`
+	FromSub    int64 `json:"from_sub,string"`
+	ToSub      int64 `json:"to_sub,string"`
 }
 
 // Kind names the job.

@@ -25,9 +25,10 @@ type stepWorker struct {
 	f *Flow
 }
 
-// Work decides who gets a step and fans the recipients out into batches of
-// one provider request each. Step 1's recipients were fixed when the
-// campaign opened; a later step goes to those whose step 1 was sent.
+// Work fans one step out into batches of one provider request each, over
+// the recipients' subscription ids: for step 1 the shoppers waiting now, for
+// a later step those whose step 1 was sent. A closed campaign's later steps
+// are recorded as skipped with the reason.
 func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	f, a := w.f, job.Args
 	c, err := store.CampaignByID(ctx, f.db.DB, a.CampaignID)
@@ -43,21 +44,14 @@ func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 		// Started early (clock skew, a manual retry): wait for the plan.
 		return river.JobSnooze(due.Sub(f.Now()))
 	}
-	if a.Step > 1 {
+	if a.Step > 1 && c.Status != store.CampaignOpen {
 		now := f.Now()
-		status, reason := store.MsgPending, ""
-		if c.Status != store.CampaignOpen {
-			status, reason = store.MsgSkipped, closeToSkip(c.CloseReason)
-		}
-		err := f.db.DB.WithContext(ctx).Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
+		return f.db.DB.WithContext(ctx).Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
 			SELECT shop_id, campaign_id, subscription_id, ?, ?, ?, '', ?, ? FROM messages WHERE campaign_id = ? AND step = 1 AND status = ?
 			ON CONFLICT (campaign_id, subscription_id, step) DO NOTHING`,
-			a.Step, status, reason, now, now, c.ID, store.MsgSent).Error
-		if err != nil {
-			return fmt.Errorf("plan step %d of campaign %d: %w", a.Step, c.ID, err)
-		}
+			a.Step, store.MsgSkipped, closeToSkip(c.CloseReason), now, now, c.ID, store.MsgSent).Error
 	}
-	return f.fanOut(ctx, c.ID, a.Step)
+	return f.fanOut(ctx, c, a.Step)
 }
 
 func closeToSkip(reason string) string {
@@ -67,13 +61,23 @@ func closeToSkip(reason string) string {
 	return store.SkipSoldOut
 }
 
-// fanOut enqueues one batch job per MaxRecipientsPerRequest pending
-// messages, streaming ids so memory stays flat however many wait.
-func (f *Flow) fanOut(ctx context.Context, campaignID int64, step int) error {
-	rows, err := f.db.DB.WithContext(ctx).Raw(`SELECT id FROM messages WHERE campaign_id = ? AND step = ? AND status = ? ORDER BY id`,
-		campaignID, step, store.MsgPending).Rows()
+// recipientsQuery selects the subscription ids a step goes to, in order.
+func (f *Flow) recipientsQuery(c store.Campaign, step int) (string, []any) {
+	if step == 1 {
+		return `SELECT id AS sid FROM subscriptions WHERE shop_id = ? AND variant_id = ? AND status = ?`,
+			[]any{c.ShopID, c.VariantID, store.SubWaiting}
+	}
+	return `SELECT subscription_id AS sid FROM messages WHERE campaign_id = ? AND step = 1 AND status = ?`,
+		[]any{c.ID, store.MsgSent}
+}
+
+// fanOut enqueues one batch job per MaxRecipientsPerRequest recipients,
+// streaming ids so memory stays flat however many wait.
+func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step int) error {
+	q, args := f.recipientsQuery(c, step)
+	rows, err := f.db.DB.WithContext(ctx).Raw(q+" ORDER BY 1", args...).Rows()
 	if err != nil {
-		return fmt.Errorf("list pending messages: %w", err)
+		return fmt.Errorf("list recipients: %w", err)
 	}
 	var batches []river.InsertManyParams
 	var from, last int64
@@ -90,7 +94,7 @@ func (f *Flow) fanOut(ctx context.Context, campaignID int64, step int) error {
 		last = id
 		n++
 		if n == email.MaxRecipientsPerRequest {
-			batches = append(batches, batchParams(campaignID, step, from, last))
+			batches = append(batches, batchParams(c.ID, step, from, last))
 			n = 0
 		}
 	}
@@ -100,7 +104,7 @@ func (f *Flow) fanOut(ctx context.Context, campaignID int64, step int) error {
 	}
 	rows.Close()
 	if n > 0 {
-		batches = append(batches, batchParams(campaignID, step, from, last))
+		batches = append(batches, batchParams(c.ID, step, from, last))
 	}
 	for start := 0; start < len(batches); start += 200 {
 		part := batches[start:min(start+200, len(batches))]
@@ -116,7 +120,7 @@ func (f *Flow) fanOut(ctx context.Context, campaignID int64, step int) error {
 
 func batchParams(c int64, step int, from, to int64) river.InsertManyParams {
 	opts := BatchArgs{}.InsertOpts()
-	return river.InsertManyParams{Args: BatchArgs{CampaignID: c, Step: step, FromID: from, ToID: to}, InsertOpts: &opts}
+	return river.InsertManyParams{Args: BatchArgs{CampaignID: c, Step: step, FromSub: from, ToSub: to}, InsertOpts: &opts}
 }
 
 type batchWorker struct {
@@ -129,10 +133,11 @@ type claimed struct {
 	SubscriptionID int64
 }
 
-// Work sends one batch. Messages are claimed (status sending) and committed
-// before the provider is called, so a retry never resends what an earlier
-// attempt might have sent; each message ends sent, skipped (with the
-// reason), failed or, after a crash mid-request, unconfirmed.
+// Work sends one batch. Its messages are created (or taken from pending)
+// with status sending and committed before the provider is called, so a
+// retry never resends what an earlier attempt might have sent; each ends
+// sent, skipped (with the reason), failed or, after a crash mid-request,
+// unconfirmed.
 func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error {
 	f, a := w.f, job.Args
 	c, err := store.CampaignByID(ctx, f.db.DB, a.CampaignID)
@@ -142,36 +147,43 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error
 	if err != nil {
 		return err
 	}
-	rangeQ := "campaign_id = ? AND step = ? AND id BETWEEN ? AND ?"
 	var msgs []claimed
 	err = f.tx(ctx, func(tx *txn) error {
 		now := f.Now()
+		inRange := "campaign_id = ? AND step = ? AND subscription_id BETWEEN ? AND ?"
 		// Left in "sending" by an attempt that died mid-request: maybe sent.
-		if err := tx.Model(&store.Message{}).Where(rangeQ+" AND status = ?", a.CampaignID, a.Step, a.FromID, a.ToID, store.MsgSending).
+		if err := tx.Model(&store.Message{}).Where(inRange+" AND status = ?", c.ID, a.Step, a.FromSub, a.ToSub, store.MsgSending).
 			Updates(map[string]any{"status": store.MsgUnconfirmed, "updated_at": now}).Error; err != nil {
 			return err
 		}
-		if err := tx.Model(&store.Message{}).Select("id", "subscription_id").
-			Where(rangeQ+" AND status = ?", a.CampaignID, a.Step, a.FromID, a.ToID, store.MsgPending).Order("id").Scan(&msgs).Error; err != nil {
+		// Put back by an attempt that failed cleanly.
+		if err := tx.Raw(`UPDATE messages SET status = ?, skip_reason = '', updated_at = ? WHERE `+inRange+` AND status = ? RETURNING id, subscription_id`,
+			store.MsgSending, now, c.ID, a.Step, a.FromSub, a.ToSub, store.MsgPending).Scan(&msgs).Error; err != nil {
 			return err
 		}
-		if len(msgs) == 0 {
-			return nil
+		q, args := f.recipientsQuery(c, a.Step)
+		var fresh []claimed
+		args = append([]any{c.ShopID, c.ID, a.Step, store.MsgSending, now, now}, args...)
+		args = append(args, a.FromSub, a.ToSub)
+		if err := tx.Raw(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
+			SELECT ?, ?, r.sid, ?, ?, '', '', ?, ? FROM (`+q+`) AS r WHERE r.sid BETWEEN ? AND ?
+			ON CONFLICT (campaign_id, subscription_id, step) DO NOTHING RETURNING id, subscription_id`, args...).Scan(&fresh).Error; err != nil {
+			return err
 		}
-		return tx.Model(&store.Message{}).Where(rangeQ+" AND status = ?", a.CampaignID, a.Step, a.FromID, a.ToID, store.MsgPending).
-			Updates(map[string]any{"status": store.MsgSending, "updated_at": now}).Error
+		msgs = append(msgs, fresh...)
+		return nil
 	})
 	if err != nil || len(msgs) == 0 {
 		return err
 	}
 	sendErr := f.sendClaimed(ctx, c, a.Step, msgs)
 	if sendErr != nil {
-		// What the provider did not take goes back to pending for the retry,
-		// unless the request was cut off in flight.
 		ids := make([]int64, len(msgs))
 		for i, m := range msgs {
 			ids[i] = m.ID
 		}
+		// What the provider did not take goes back to pending for the retry,
+		// unless the request was cut off in flight.
 		status := store.MsgPending
 		switch {
 		case email.ErrIsPermanent(sendErr):
@@ -179,7 +191,7 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error
 		case errors.Is(sendErr, email.ErrUncertain):
 			status = store.MsgUnconfirmed // never risk a second copy
 		}
-		// Even when the job's context was cancelled (shutdown), put them back.
+		// Even when the job's context was cancelled (shutdown), record it.
 		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := f.db.DB.WithContext(uctx).Model(&store.Message{}).Where("id IN ? AND status = ?", ids, store.MsgSending).

@@ -2,7 +2,6 @@ package restock
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -37,61 +36,33 @@ var handledTopics = map[string]bool{
 	shopify.TopicProductsUpdate: true, shopify.TopicAppUninstalled: true,
 }
 
-// AcceptWebhook records a delivery under its webhook id and enqueues its
-// processing in the same transaction. A repeated id changes nothing. A body
-// that does not parse is kept for inspection and not processed.
-// app/uninstalled takes effect here, before the answer: sending stops at once.
-func (f *Flow) AcceptWebhook(ctx context.Context, in IncomingWebhook) (string, error) {
-	w := &store.Webhook{WebhookID: in.WebhookID, ShopDomain: in.Shop, Topic: in.Topic, Status: store.WebhookQueued, Body: in.Body}
-	if !in.TriggeredAt.IsZero() {
-		t := in.TriggeredAt.UTC()
-		w.TriggeredAt = &t
-	}
-	outcome := IntakeQueued
-	switch {
-	case !json.Valid(in.Body):
-		w.Status, w.Error, outcome = store.WebhookInvalid, "body is not valid JSON", IntakeInvalid
-	case !handledTopics[in.Topic]:
-		w.Status, w.Body, outcome = store.WebhookIgnored, nil, IntakeIgnored
-	}
-	err := f.tx(ctx, func(tx *txn) error {
-		inserted, err := store.RecordWebhook(ctx, tx.DB, w)
-		if err != nil {
-			return fmt.Errorf("record webhook: %w", err)
-		}
-		if !inserted {
-			outcome = IntakeDuplicate
-			return nil
-		}
-		if outcome != IntakeQueued {
-			return nil
-		}
-		if in.Topic == shopify.TopicAppUninstalled {
-			if err := store.MarkUninstalled(ctx, tx.DB, in.Shop, in.TriggeredAt); err != nil &&
-				!errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrStaleUninstall) {
-				return fmt.Errorf("mark uninstalled: %w", err)
-			}
-		}
-		_, err = tx.insert(ctx, WebhookArgs{WebhookRowID: w.ID}, nil)
-		return err
-	})
-	return outcome, err
-}
-
 type webhookWorker struct {
 	river.WorkerDefaults[WebhookArgs]
 	f *Flow
 }
 
-// Work processes one webhook by topic.
+// Work processes the batch's webhooks in arrival order.
 func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) error {
-	f := w.f
-	hook, err := store.WebhookByID(ctx, f.db.DB, job.Args.WebhookRowID)
+	var errs []error
+	for _, id := range job.Args.WebhookRowIDs {
+		if err := w.f.processWebhook(ctx, id); err != nil {
+			errs = append(errs, fmt.Errorf("webhook row %d: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// processWebhook handles one recorded webhook by topic, once.
+func (f *Flow) processWebhook(ctx context.Context, rowID int64) error {
+	hook, err := store.WebhookByID(ctx, f.db.DB, rowID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // the shop was redacted meanwhile
 	}
 	if err != nil {
 		return err
+	}
+	if hook.Status != store.WebhookQueued && hook.Status != store.WebhookFailed {
+		return nil // done by an earlier attempt
 	}
 	shop, err := store.ShopByDomain(ctx, f.db.DB, hook.ShopDomain)
 	if errors.Is(err, store.ErrNotFound) {
@@ -119,6 +90,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[WebhookArgs]) e
 		return store.FinishWebhook(ctx, f.db.DB, hook.ID, store.WebhookInvalid, bad.Error())
 	}
 	if perr != nil {
+		_ = store.FinishWebhook(ctx, f.db.DB, hook.ID, store.WebhookFailed, trimReason(perr.Error()))
 		return perr
 	}
 	return store.FinishWebhook(ctx, f.db.DB, hook.ID, store.WebhookProcessed, "")

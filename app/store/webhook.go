@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -41,6 +42,45 @@ func RecordWebhook(ctx context.Context, db *gorm.DB, w *Webhook) (inserted bool,
 	}
 	res := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "webhook_id"}}, DoNothing: true}).Create(w)
 	return res.RowsAffected > 0, res.Error
+}
+
+// RecordWebhooks inserts deliveries in one statement, skipping ids already
+// recorded; it fills the ids of the new rows and reports which webhook ids
+// were inserted.
+func RecordWebhooks(ctx context.Context, db *gorm.DB, ws []*Webhook) (map[string]bool, error) {
+	inserted := make(map[string]bool, len(ws))
+	if len(ws) == 0 {
+		return inserted, nil
+	}
+	var sb strings.Builder
+	sb.WriteString("INSERT INTO webhooks (webhook_id, shop_domain, topic, status, error, body, triggered_at, received_at) VALUES ")
+	args := make([]any, 0, 8*len(ws))
+	for i, w := range ws {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, w.WebhookID, w.ShopDomain, w.Topic, w.Status, w.Error, w.Body, w.TriggeredAt, w.ReceivedAt)
+	}
+	sb.WriteString(" ON CONFLICT (webhook_id) DO NOTHING RETURNING id, webhook_id")
+	var got []struct {
+		ID        int64
+		WebhookID string
+	}
+	if err := db.WithContext(ctx).Raw(sb.String(), args...).Scan(&got).Error; err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*Webhook, len(ws))
+	for _, w := range ws {
+		byID[w.WebhookID] = w
+	}
+	for _, g := range got {
+		if w := byID[g.WebhookID]; w != nil {
+			inserted[g.WebhookID] = true
+			w.ID = g.ID
+		}
+	}
+	return inserted, nil
 }
 
 // WebhookByID loads a recorded delivery.

@@ -83,8 +83,8 @@ CREATE TABLE subscriptions (
     created_at         TIMESTAMPTZ NOT NULL,
     updated_at         TIMESTAMPTZ NOT NULL,
     UNIQUE (shop_id, variant_id, email)
-);
-CREATE INDEX subscriptions_waiting ON subscriptions (shop_id, variant_id, status);
+) WITH (fillfactor = 80); -- room for in-place (HOT) status updates
+CREATE INDEX subscriptions_variant ON subscriptions (shop_id, variant_id);
 CREATE INDEX subscriptions_email ON subscriptions (shop_id, email);
 CREATE INDEX subscriptions_customer ON subscriptions (shop_id, customer_id);
 
@@ -109,7 +109,7 @@ CREATE TABLE messages (
     id               BIGSERIAL PRIMARY KEY,
     shop_id          BIGINT NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
     campaign_id      BIGINT NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
-    subscription_id  BIGINT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+    subscription_id  BIGINT NOT NULL, -- no foreign key: checking it locks every shopper row at restock time; redaction deletes messages itself
     step             INTEGER NOT NULL,
     status           TEXT NOT NULL DEFAULT 'pending',
     skip_reason      TEXT NOT NULL DEFAULT '',
@@ -120,8 +120,7 @@ CREATE TABLE messages (
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL,
     UNIQUE (campaign_id, subscription_id, step)
-);
-CREATE INDEX messages_batch ON messages (campaign_id, step, status, id);
+) WITH (fillfactor = 60); -- each message changes status twice: keep updates in place (HOT)
 CREATE INDEX messages_subscription ON messages (subscription_id);
 
 CREATE TABLE conversions (

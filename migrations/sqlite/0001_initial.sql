@@ -84,7 +84,7 @@ CREATE TABLE subscriptions (
     updated_at         DATETIME NOT NULL,
     UNIQUE (shop_id, variant_id, email)
 );
-CREATE INDEX subscriptions_waiting ON subscriptions (shop_id, variant_id, status);
+CREATE INDEX subscriptions_variant ON subscriptions (shop_id, variant_id);
 CREATE INDEX subscriptions_email ON subscriptions (shop_id, email);
 CREATE INDEX subscriptions_customer ON subscriptions (shop_id, customer_id);
 
@@ -109,7 +109,7 @@ CREATE TABLE messages (
     id               INTEGER PRIMARY KEY AUTOINCREMENT,
     shop_id          BIGINT NOT NULL REFERENCES shops(id) ON DELETE CASCADE,
     campaign_id      BIGINT NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
-    subscription_id  BIGINT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+    subscription_id  BIGINT NOT NULL, -- no foreign key: checking it locks every shopper row at restock time; redaction deletes messages itself
     step             INTEGER NOT NULL,
     status           TEXT NOT NULL DEFAULT 'pending',
     skip_reason      TEXT NOT NULL DEFAULT '',
@@ -121,7 +121,6 @@ CREATE TABLE messages (
     updated_at       DATETIME NOT NULL,
     UNIQUE (campaign_id, subscription_id, step)
 );
-CREATE INDEX messages_batch ON messages (campaign_id, step, status, id);
 CREATE INDEX messages_subscription ON messages (subscription_id);
 
 CREATE TABLE conversions (

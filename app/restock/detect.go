@@ -87,14 +87,14 @@ type checkWorker struct {
 // Work re-reads a variant's stock and opens or closes its restock. Only the
 // check holding the variant's lease reads; it loops while cues keep coming.
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
-	_, err := w.f.Check(ctx, job.Args.ShopID, job.Args.VariantID)
+	_, err := w.f.Check(ctx, job.Args.ShopID, job.Args.VariantID, false)
 	return err
 }
 
 // Check runs the stock check of one variant now, unless another check holds
-// it (that one will see every cue recorded so far). It returns the stored
-// decision afterwards.
-func (f *Flow) Check(ctx context.Context, shopID, variantID int64) (Stock, error) {
+// it (that one will see every cue recorded so far) or, without force, an
+// earlier read already covered every cue. It returns the decision.
+func (f *Flow) Check(ctx context.Context, shopID, variantID int64, force bool) (Stock, error) {
 	for range 10 {
 		now := f.Now()
 		res := f.db.DB.WithContext(ctx).Model(&store.Variant{}).
@@ -110,7 +110,7 @@ func (f *Flow) Check(ctx context.Context, shopID, variantID int64) (Stock, error
 			}
 			return Stock{InStock: v.InStock, Sellable: v.SellableOnline, Fresh: true}, err
 		}
-		st, again, err := f.checkLeased(ctx, shopID, variantID)
+		st, again, err := f.checkLeased(ctx, shopID, variantID, force)
 		if err != nil {
 			f.db.DB.WithContext(ctx).Model(&store.Variant{}).Where("shop_id = ? AND variant_id = ?", shopID, variantID).
 				Update("check_lease_until", nil)
@@ -125,12 +125,18 @@ func (f *Flow) Check(ctx context.Context, shopID, variantID int64) (Stock, error
 
 // checkLeased does one read and applies it; again is true when cues arrived
 // during the read.
-func (f *Flow) checkLeased(ctx context.Context, shopID, variantID int64) (Stock, bool, error) {
+func (f *Flow) checkLeased(ctx context.Context, shopID, variantID int64, force bool) (Stock, bool, error) {
 	v, err := store.VariantByID(ctx, f.db.DB, shopID, variantID)
 	if err != nil {
 		return Stock{}, false, err
 	}
 	seq := v.CheckSeq
+	if !force && v.CheckedSeq >= seq && v.StockCheckedAt != nil {
+		// A burst: an earlier read already saw every cue.
+		err := f.db.DB.WithContext(ctx).Model(&store.Variant{}).Where("shop_id = ? AND variant_id = ?", shopID, variantID).
+			Update("check_lease_until", nil).Error
+		return Stock{InStock: v.InStock, Sellable: v.SellableOnline, Fresh: true}, false, err
+	}
 	shop, err := store.ShopByID(ctx, f.db.DB, shopID)
 	if err != nil {
 		return Stock{}, false, err
@@ -179,9 +185,12 @@ func (f *Flow) checkLeased(ctx context.Context, shopID, variantID int64) (Stock,
 			}
 		}
 		now := f.Now()
-		upd := map[string]any{"in_stock": st.InStock, "sellable_online": st.Sellable, "checked_seq": seq, "check_lease_until": nil}
+		upd := map[string]any{"in_stock": st.InStock, "sellable_online": st.Sellable, "check_lease_until": nil}
 		if st.Fresh {
+			// Only a real read covers the cues; a fallback leaves them for
+			// the reconciling check.
 			upd["stock_checked_at"] = now
+			upd["checked_seq"] = seq
 		}
 		if err := tx.Model(&store.Variant{}).Where("shop_id = ? AND variant_id = ?", shopID, variantID).Updates(upd).Error; err != nil {
 			return err

@@ -238,7 +238,7 @@ func (f *Flow) sendClaimed(ctx context.Context, c store.Campaign, step int, msgs
 		// seconds across the batches of one step.
 		fresh := v.StockCheckedAt != nil && f.Now().Sub(*v.StockCheckedAt) < f.cfg.StockTTL
 		if !fresh {
-			if _, err := f.Check(ctx, c.ShopID, c.VariantID); err != nil {
+			if _, err := f.Check(ctx, c.ShopID, c.VariantID, true); err != nil {
 				f.log.Warn("pre-send stock check failed; using stored state", "campaign_id", c.ID, "error", err)
 			}
 			if v, err = store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID); err != nil {

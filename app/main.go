@@ -149,8 +149,13 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	if err := a.flow.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
-	srv := web.New(web.Config{Flow: a.flow, Store: a.store, Logger: a.log, Secrets: a.cfg.Secrets(),
-		Outbox: a.out, Dev: !a.cfg.Production()})
+	wcfg := web.Config{Flow: a.flow, Store: a.store, Logger: a.log, Secrets: a.cfg.Secrets(), Outbox: a.out, Dev: !a.cfg.Production()}
+	if k := a.cfg.SendGridWebhookPublicKey; k != "" {
+		if wcfg.EventKey, err = web.ParseEventKey(k); err != nil {
+			return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key: %w", err)
+		}
+	}
+	srv := web.New(wcfg)
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(a.cfg.Port))
 	if err != nil {
 		return fmt.Errorf("listen on port %d: %w", a.cfg.Port, err)

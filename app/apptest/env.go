@@ -2,6 +2,7 @@ package apptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -61,6 +62,8 @@ type Options struct {
 	Sender email.Sender
 	// Logger defaults to discarding.
 	Logger *slog.Logger
+	// EventKey makes the server require signed SendGrid events.
+	EventKey *ecdsa.PublicKey
 }
 
 // New builds an Env on databaseURL with one installed shop.
@@ -118,7 +121,7 @@ func New(t testing.TB, databaseURL string, opts ...Options) *Env {
 		t.Fatalf("new flow: %v", err)
 	}
 	e.Flow = flow
-	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true})
+	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true, EventKey: o.EventKey})
 	e.Server.Config.Handler = srv.Handler()
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)

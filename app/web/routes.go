@@ -14,6 +14,9 @@ func (s *Server) routes() {
 	proxy.POST("/subscribe", s.subscribe)
 	proxy.GET("/status", s.proxyStatus)
 
+	// SendGrid's Event Webhook: ECDSA-signed body.
+	e.POST("/sendgrid/events", s.sendgridEvents)
+
 	// Email links: signed tokens in the path.
 	e.GET("/u/:token", s.unsubscribePage)
 	e.POST("/u/:token", s.unsubscribe)

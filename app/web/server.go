@@ -5,6 +5,7 @@ package web
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,6 +32,9 @@ type Config struct {
 	Outbox *email.Outbox
 	// Dev enables development-only routes.
 	Dev bool
+	// EventKey verifies SendGrid's signed Event Webhook; nil accepts unsigned
+	// events in development and refuses them in production.
+	EventKey *ecdsa.PublicKey
 	// ProxyMaxSkew bounds the age of an app-proxy signature (default 5 min).
 	ProxyMaxSkew time.Duration
 }

@@ -1,0 +1,84 @@
+package restock
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/restockrelay/restockrelay/app/store"
+)
+
+// MailEvent is one event of SendGrid's Event Webhook; our custom_args come
+// back flattened beside SendGrid's own fields.
+type MailEvent struct {
+	Event     string          `json:"event"`
+	Email     string          `json:"email"`
+	Timestamp int64           `json:"timestamp"`
+	EventID   string          `json:"sg_event_id"`
+	Type      string          `json:"type"`
+	Shop      string          `json:"shop"`
+	MessageID json.RawMessage `json:"message_id"`
+}
+
+func (e MailEvent) messageID() int64 {
+	var s string
+	if json.Unmarshal(e.MessageID, &s) == nil {
+		id, _ := strconv.ParseInt(s, 10, 64)
+		return id
+	}
+	var n int64
+	_ = json.Unmarshal(e.MessageID, &n)
+	return n
+}
+
+// suppressing events stop all mail from the shop to that address.
+var suppressing = map[string]bool{"bounce": true, "dropped": true, "spamreport": true, "unsubscribe": true, "group_unsubscribe": true}
+
+// RecordMailEvents applies a batch of provider events: opens and clicks
+// stamp their message (first one wins, so redelivered events change
+// nothing), and bounces, drops, spam reports and unsubscribes suppress the
+// address for that shop. Events for messages we do not know are ignored.
+func (f *Flow) RecordMailEvents(ctx context.Context, events []MailEvent) (applied int, err error) {
+	for _, ev := range events {
+		id := ev.messageID()
+		if id == 0 {
+			continue
+		}
+		m, err := store.MessageByID(ctx, f.db.DB, id)
+		if err != nil {
+			continue
+		}
+		shop, err := store.ShopByID(ctx, f.db.DB, m.ShopID)
+		if err != nil || (ev.Shop != "" && ev.Shop != shop.Domain) {
+			continue
+		}
+		at := time.Unix(ev.Timestamp, 0).UTC()
+		if ev.Timestamp <= 0 {
+			at = f.Now()
+		}
+		switch {
+		case ev.Event == "open":
+			err = f.db.DB.WithContext(ctx).Model(&store.Message{}).Where("id = ? AND opened_at IS NULL", id).Update("opened_at", at).Error
+		case ev.Event == "click":
+			err = f.db.DB.WithContext(ctx).Model(&store.Message{}).Where("id = ? AND clicked_at IS NULL", id).Update("clicked_at", at).Error
+		case suppressing[ev.Event]:
+			sub, serr := store.SubscriptionByID(ctx, f.db.DB, m.SubscriptionID)
+			if serr != nil {
+				continue
+			}
+			if ev.Event == "bounce" && ev.Type == "blocked" {
+				continue // a block is temporary, not the address's fault
+			}
+			err = store.Unsubscribe(ctx, f.db.DB, shop.ID, sub.Email, "provider_"+ev.Event)
+		default:
+			continue
+		}
+		if err != nil {
+			return applied, fmt.Errorf("apply %s event: %w", ev.Event, err)
+		}
+		applied++
+	}
+	return applied, nil
+}

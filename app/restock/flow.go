@@ -43,7 +43,8 @@ type Config struct {
 	Clock       Clock
 	Logger      *slog.Logger
 	MailFrom    string
-	// Workers is River's worker count (default 20 on PostgreSQL, 4 on SQLite).
+	// Workers is River's worker count (default 10 on PostgreSQL, 4 on SQLite):
+	// more only adds contention on two cores.
 	Workers int
 	// StockTTL is how long a fresh stock read is reused by send batches
 	// (default 30 s), so a 100-batch restock reads Shopify a few times, not 100.
@@ -76,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Flow, error) {
 		cfg.StockTTL = 30 * time.Second
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 20
+		cfg.Workers = 10
 		if cfg.Store.Dialect == store.SQLite {
 			cfg.Workers = 4
 		}

@@ -151,6 +151,8 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error
 	err = f.tx(ctx, func(tx *txn) error {
 		now := f.Now()
 		inRange := "campaign_id = ? AND step = ? AND subscription_id BETWEEN ? AND ?"
+		// Every attempt looks for leftovers: River restarts a job interrupted
+		// by shutdown with the same attempt number.
 		// Left in "sending" by an attempt that died mid-request: maybe sent.
 		if err := tx.Model(&store.Message{}).Where(inRange+" AND status = ?", c.ID, a.Step, a.FromSub, a.ToSub, store.MsgSending).
 			Updates(map[string]any{"status": store.MsgUnconfirmed, "updated_at": now}).Error; err != nil {
@@ -383,12 +385,9 @@ func (f *Flow) recordSent(ctx context.Context, c store.Campaign, step int, send 
 			}
 		}
 		if step == 1 && len(subIDs) > 0 {
-			for start := 0; start < len(subIDs); start += 500 {
-				part := subIDs[start:min(start+500, len(subIDs))]
-				if err := tx.Model(&store.Subscription{}).Where("id IN ? AND status = ?", part, store.SubWaiting).
-					Updates(map[string]any{"status": store.SubNotified, "notified_at": now, "updated_at": now}).Error; err != nil {
-					return err
-				}
+			if err := tx.Model(&store.Subscription{}).Where("id IN ? AND status = ?", subIDs, store.SubWaiting).
+				Updates(map[string]any{"status": store.SubNotified, "notified_at": now, "updated_at": now}).Error; err != nil {
+				return err
 			}
 		}
 		return nil

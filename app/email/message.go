@@ -5,6 +5,7 @@ package email
 import (
 	"context"
 	"errors"
+	"sort"
 	"strings"
 )
 
@@ -68,9 +69,17 @@ func (r Recipient) Apply(s string) string {
 	if len(r.Substitutions) == 0 {
 		return s
 	}
-	pairs := make([]string, 0, 2*len(r.Substitutions))
-	for k, v := range r.Substitutions {
-		pairs = append(pairs, k, v)
+	keys := make([]string, 0, len(r.Substitutions))
+	for k := range r.Substitutions {
+		keys = append(keys, k)
+	}
+	// Longest key first, so overlapping keys replace the same way every time.
+	sort.Slice(keys, func(i, j int) bool {
+		return len(keys[i]) > len(keys[j]) || (len(keys[i]) == len(keys[j]) && keys[i] < keys[j])
+	})
+	pairs := make([]string, 0, 2*len(keys))
+	for _, k := range keys {
+		pairs = append(pairs, k, r.Substitutions[k])
 	}
 	return strings.NewReplacer(pairs...).Replace(s)
 }

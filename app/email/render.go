@@ -137,8 +137,10 @@ func Expand(s string, d StepData) (string, error) {
 	if firstErr != nil {
 		return "", firstErr
 	}
-	if strings.Contains(out, "{{") || strings.Contains(out, "}}") {
-		return "", fmt.Errorf("unclosed or stray braces in %q", s)
+	// Stray braces are looked for in the copy, never in the values: a
+	// product may well be called "Mug }} edition".
+	if rest := variablePattern.ReplaceAllString(s, ""); strings.Contains(rest, "{{") || strings.Contains(rest, "}}") {
+		return "", fmt.Errorf("unclosed or stray braces in %q: variables look like {{ product.title }}", s)
 	}
 	return out, nil
 }

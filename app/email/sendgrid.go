@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/sendgrid/rest"
@@ -115,14 +117,19 @@ func (s *SendGrid) sendChunk(ctx context.Context, m *Message, idx []int, res *Re
 		if err != nil {
 			return err
 		}
+		if err := ctx.Err(); err != nil {
+			return err // nothing left: safe to try again later
+		}
 		req := sendgrid.GetRequest(s.cfg.APIKey, "/v3/mail/send", s.cfg.BaseURL)
 		req.Method = rest.Post
 		req.Body = body
 		res.Requests++
 		resp, err := s.client.SendWithContext(ctx, req)
 		if err != nil {
-			// Transport failure: SendGrid may or may not have the request.
-			if ctx.Err() != nil {
+			// SendGrid has no idempotency key: once a request may have
+			// reached it (a timeout, a connection cut after writing), sending
+			// again could deliver twice, so only failures to connect retry.
+			if !neverSent(err) {
 				return fmt.Errorf("%w: send to sendgrid cut off: %v", ErrUncertain, err)
 			}
 			if attempt >= s.cfg.MaxAttempts {
@@ -197,6 +204,17 @@ func (s *SendGrid) sendChunk(ctx context.Context, m *Message, idx []int, res *Re
 		}
 	}
 	return nil
+}
+
+// neverSent reports whether a transport error happened before the request
+// could reach SendGrid: the connection was never made.
+func neverSent(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) || errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // resetWait honours X-RateLimit-Reset (unix seconds), bounded to a minute.

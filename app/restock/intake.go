@@ -102,6 +102,15 @@ func (in *intake) loop() {
 			}
 		}
 		err := in.commit(batch)
+		if err != nil && len(batch) > 1 {
+			// One bad delivery must not fail the others: commit each alone.
+			for _, r := range batch {
+				r.done <- in.commit([]*intakeReq{r})
+			}
+			in.commits.Add(int64(len(batch)))
+			in.records.Add(int64(len(batch)))
+			continue
+		}
 		in.commits.Add(1)
 		in.records.Add(int64(len(batch)))
 		for _, r := range batch {

@@ -47,11 +47,12 @@ func (l *Links) parse(purpose byte, tok string) (int64, error) {
 	if !ok || len(tok) > 64 {
 		return 0, ErrBadToken
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(idPart)
+	// Strict: a token has one spelling (no unused bits to flip).
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(idPart)
 	if err != nil {
 		return 0, ErrBadToken
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(sigPart)
+	sig, err := base64.RawURLEncoding.Strict().DecodeString(sigPart)
 	if err != nil {
 		return 0, ErrBadToken
 	}

@@ -7,6 +7,8 @@ import (
 	"net/mail"
 	"strings"
 
+	"golang.org/x/net/idna"
+
 	"github.com/restockrelay/restockrelay/app/store"
 )
 
@@ -56,14 +58,46 @@ func ValidEmail(s string) bool {
 		return false
 	}
 	at := strings.LastIndexByte(s, '@')
-	if at < 1 {
+	if at < 1 || at > 64 {
 		return false
 	}
-	domain := s[at+1:]
-	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, ".") || strings.HasSuffix(domain, ".") || strings.Contains(domain, "..") {
+	return validDomain(s[at+1:])
+}
+
+// validDomain accepts a host name of at least two labels, each 1–63 letters,
+// digits or inner hyphens, with an alphabetic (or punycode) top level; an
+// internationalized name is checked in its ASCII form. No IP literals.
+func validDomain(d string) bool {
+	if a, err := idna.Lookup.ToASCII(d); err == nil {
+		d = a
+	} else {
 		return false
 	}
-	return true
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 || len(d) > 253 {
+		return false
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	tld := labels[len(labels)-1]
+	if strings.HasPrefix(tld, "xn--") {
+		return true
+	}
+	for i := 0; i < len(tld); i++ {
+		if tld[i] < 'a' || tld[i] > 'z' {
+			return false
+		}
+	}
+	return len(tld) >= 2
 }
 
 // Subscribe adds a shopper to a variant's waiting list. A variant the app

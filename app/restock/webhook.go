@@ -34,6 +34,7 @@ var handledTopics = map[string]bool{
 	shopify.TopicInventoryLevelsDisconnect: true, shopify.TopicVariantsInStock: true,
 	shopify.TopicVariantsOutOfStock: true, shopify.TopicOrdersCreate: true,
 	shopify.TopicProductsUpdate: true, shopify.TopicAppUninstalled: true,
+	shopify.TopicCustomersRedact: true, shopify.TopicShopRedact: true, shopify.TopicCustomersDataRequest: true,
 }
 
 type webhookWorker struct {
@@ -83,6 +84,15 @@ func (f *Flow) processWebhook(ctx context.Context, rowID int64) error {
 		perr = f.onOrder(ctx, shop, hook)
 	case shopify.TopicAppUninstalled:
 		perr = f.onUninstalled(ctx, shop)
+	case shopify.TopicCustomersRedact:
+		perr = f.onCustomerRedact(ctx, shop, hook)
+	case shopify.TopicShopRedact:
+		if perr = f.onShopRedact(ctx, shop); perr == nil {
+			return nil // the webhook row went with the shop
+		}
+	case shopify.TopicCustomersDataRequest:
+		// Kept, with its body, for the merchant's export.
+		return store.FinishWebhook(ctx, f.db.DB, hook.ID, store.WebhookAwaitingExport, "")
 	}
 	var bad *badPayloadError
 	if errors.As(perr, &bad) {

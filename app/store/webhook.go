@@ -16,6 +16,8 @@ const (
 	WebhookIgnored   = "ignored"
 	WebhookInvalid   = "invalid"
 	WebhookFailed    = "failed"
+	// WebhookAwaitingExport: a customers/data_request kept for the merchant.
+	WebhookAwaitingExport = "awaiting_export"
 )
 
 // Webhook is one delivery from Shopify, recorded under its unique
@@ -90,8 +92,12 @@ func WebhookByID(ctx context.Context, db *gorm.DB, id int64) (Webhook, error) {
 	return w, notFound(err)
 }
 
-// FinishWebhook records the outcome of processing a delivery.
+// FinishWebhook records the outcome of processing a delivery. The body of
+// a processed one is dropped: it holds shoppers' data we no longer need.
 func FinishWebhook(ctx context.Context, db *gorm.DB, id int64, status, errText string) error {
-	return db.WithContext(ctx).Model(&Webhook{}).Where("id = ?", id).
-		Updates(map[string]any{"status": status, "error": errText, "processed_at": db.Config.NowFunc()}).Error
+	upd := map[string]any{"status": status, "error": errText, "processed_at": db.Config.NowFunc()}
+	if status == WebhookProcessed || status == WebhookIgnored {
+		upd["body"] = nil
+	}
+	return db.WithContext(ctx).Model(&Webhook{}).Where("id = ?", id).Updates(upd).Error
 }

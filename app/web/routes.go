@@ -4,7 +4,9 @@ package web
 func (s *Server) routes() {
 	e := s.echo
 	e.GET("/healthz", s.healthz)
+	e.HEAD("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	e.HEAD("/readyz", s.readyz)
 
 	// Shopify webhooks: HMAC over the raw, size-capped body (in the handler).
 	e.POST("/webhooks", s.webhook)

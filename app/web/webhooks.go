@@ -31,11 +31,12 @@ func (s *Server) webhook(c echo.Context) error {
 	if err := shopify.VerifyWebhook(body, h.Get(shopify.HeaderHMAC), s.cfg.Secrets...); err != nil {
 		return c.JSON(http.StatusUnauthorized, apiError{Error: "missing or invalid X-Shopify-Hmac-Sha256"})
 	}
-	topic, shop, id := h.Get(shopify.HeaderTopic), h.Get(shopify.HeaderShopDomain), h.Get(shopify.HeaderWebhookID)
-	if topic == "" || id == "" || len(id) > 255 || len(topic) > 100 {
-		return c.JSON(http.StatusBadRequest, apiError{Error: "X-Shopify-Topic and X-Shopify-Webhook-Id are required"})
+	topic, id := h.Get(shopify.HeaderTopic), h.Get(shopify.HeaderWebhookID)
+	if !headerToken(topic, 100) || !headerToken(id, 255) {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "X-Shopify-Topic and X-Shopify-Webhook-Id are required (printable ASCII)"})
 	}
-	if !shopify.ValidShop(shop) {
+	shop, err := shopify.NormalizeShop(h.Get(shopify.HeaderShopDomain))
+	if err != nil {
 		return c.JSON(http.StatusBadRequest, apiError{Error: "X-Shopify-Shop-Domain must be a name.myshopify.com domain"})
 	}
 	var triggered time.Time
@@ -56,4 +57,18 @@ func (s *Server) webhook(c echo.Context) error {
 		s.log.Warn("webhook body does not parse; kept for inspection", "shop", shop, "topic", topic, "webhook_id", id)
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": outcome})
+}
+
+// headerToken accepts a non-empty header value of printable ASCII (what
+// Shopify sends for topics and ids) up to max bytes.
+func headerToken(v string, max int) bool {
+	if v == "" || len(v) > max {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

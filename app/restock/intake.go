@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,8 +41,9 @@ type intakeReq struct {
 	done    chan error
 }
 
-// intakeCommitters is how many batches may commit at once.
-var intakeCommitters = envCommitters()
+// intakeCommitters is how many batches may commit at once: two keep one
+// batch filling while the other commits; more only shrink the batches.
+const intakeCommitters = 2
 
 func newIntake(f *Flow) *intake {
 	return &intake{f: f, reqs: make(chan *intakeReq, 4096), maxBatch: 200, quit: make(chan struct{})}
@@ -213,11 +212,4 @@ func (f *Flow) AcceptWebhook(ctx context.Context, in IncomingWebhook) (string, e
 		return IntakeIgnored, nil
 	}
 	return IntakeQueued, nil
-}
-
-func envCommitters() int {
-	if n, err := strconv.Atoi(os.Getenv("RR_INTAKE_COMMITTERS")); err == nil && n > 0 {
-		return n
-	}
-	return 2
 }

@@ -161,7 +161,6 @@ CREATE TABLE webhooks (
     received_at   TIMESTAMPTZ NOT NULL,
     processed_at  TIMESTAMPTZ
 );
-CREATE INDEX webhooks_status ON webhooks (status);
 
 -- +goose Down
 DROP TABLE webhooks;

@@ -161,7 +161,6 @@ CREATE TABLE webhooks (
     received_at   DATETIME NOT NULL,
     processed_at  DATETIME
 );
-CREATE INDEX webhooks_status ON webhooks (status);
 
 -- +goose Down
 DROP TABLE webhooks;

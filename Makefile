@@ -9,8 +9,8 @@ PKGS := ./...
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
-run: ## start the app on http://localhost:8080 (SQLite in ./data, emails to ./data/outbox)
-	$(GO) run ./app serve
+run: build ## start the app on http://localhost:8080 (SQLite in ./data, emails to ./data/outbox)
+	exec ./bin/restockrelay serve
 
 build: ## build bin/restockrelay
 	$(GO) build -o bin/restockrelay ./app

@@ -193,7 +193,9 @@ func demo(ctx context.Context, out io.Writer) error {
 	var skipped []store.Message
 	st.DB.WithContext(ctx).Where("step = 2 AND status = ?", store.MsgSkipped).Find(&skipped)
 	for _, m := range skipped {
-		p("   skipped subscription %d at step 2: %s", m.SubscriptionID, m.SkipReason)
+		var sub store.Subscription
+		st.DB.WithContext(ctx).Take(&sub, m.SubscriptionID)
+		p("   skipped %s at step 2: %s", sub.Email, m.SkipReason)
 	}
 	p("")
 

@@ -192,6 +192,9 @@ func shopCommand(ctx context.Context, args []string, getenv func(string) string,
 	name := fs.String("name", "", "shop name shown in emails (default: from the domain)")
 	currency := fs.String("currency", "USD", "shop currency code")
 	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
 		return err
 	}
 	if *domain == "" || *token == "" {

@@ -23,7 +23,7 @@ type Config struct {
 
 	APIKey         string
 	APISecret      string
-	PreviousSecret string // accepted for an hour after a secret rotation
+	PreviousSecret string // also accepted while set: unset it once a rotation is over
 	Scopes         string
 	APIVersion     string
 	AdminURL       string // test/dev: replaces https://{shop}
@@ -148,6 +148,12 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		if !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") {
 			missing = append(missing, "DATABASE_URL (a postgres:// URL)")
+		}
+		if !strings.HasPrefix(first("APP_URL", "HOST", "SHOPIFY_APP_URL"), "https://") {
+			missing = append(missing, "APP_URL (the public https:// URL: email links point there)")
+		}
+		if first("MAIL_FROM") == "" {
+			missing = append(missing, "MAIL_FROM (a sender SendGrid has verified)")
 		}
 		if c.AdminURL != "" {
 			return Config{}, errors.New("SHOPIFY_ADMIN_URL is for tests and development only; unset it in production")

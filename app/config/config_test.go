@@ -36,11 +36,11 @@ func TestProductionRefusesMissingSecrets(t *testing.T) {
 	t.Parallel()
 	key := "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=" // 32 bytes
 	full := map[string]string{"APP_ENV": "production", "SHOPIFY_API_KEY": "k", "SHOPIFY_API_SECRET": "s", "SENDGRID_API_KEY": "SG.x",
-		"ENCRYPTION_KEY": key, "DATABASE_URL": "postgres://u@db/restock"}
+		"ENCRYPTION_KEY": key, "DATABASE_URL": "postgres://u@db/restock", "APP_URL": "https://restock.example", "MAIL_FROM": "alerts@restock.example"}
 	if _, err := Load(env(full)); err != nil {
 		t.Fatalf("complete production config refused: %v", err)
 	}
-	for _, name := range []string{"SHOPIFY_API_SECRET", "SENDGRID_API_KEY", "ENCRYPTION_KEY", "DATABASE_URL"} {
+	for _, name := range []string{"SHOPIFY_API_KEY", "SHOPIFY_API_SECRET", "SENDGRID_API_KEY", "ENCRYPTION_KEY", "DATABASE_URL", "APP_URL", "MAIL_FROM"} {
 		m := map[string]string{}
 		for k, v := range full {
 			m[k] = v

@@ -133,7 +133,8 @@ func NewShopify() *Shopify {
 		nextShopID: 68_000_000_001,
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /admin/api/{version}/graphql.json", s.serveGraphQL)
+	mux.HandleFunc("POST /admin/api/{version}/graphql.json", s.expireOAuthTokens(s.serveGraphQL))
+	mux.HandleFunc("POST /admin/oauth/access_token", s.serveOAuthToken) // see oauth.go
 	s.srv = &httptest.Server{
 		Listener: mustListen(),
 		Config:   &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},

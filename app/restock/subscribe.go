@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 
 	"golang.org/x/net/idna"
 
@@ -160,7 +161,10 @@ func (f *Flow) Subscribe(ctx context.Context, r SignupRequest) (SignupResult, er
 // learnVariant reads a variant the app has not seen and caches it with its
 // current stock state.
 func (f *Flow) learnVariant(ctx context.Context, shop store.Shop, variantID int64) (store.Variant, error) {
-	sv, err := f.FetchVariant(ctx, shop, variantID)
+	// A shopper is waiting on the form: answer within seconds, not retries.
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	sv, err := f.FetchVariant(lctx, shop, variantID)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Variant{}, ErrUnknownVariant
 	}

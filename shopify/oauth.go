@@ -242,7 +242,8 @@ func (o *OAuth) post(ctx context.Context, shop, credential string, params map[st
 	if o.baseURL != "" {
 		u, err := url.Parse(o.baseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.User != nil {
-			return Token{}, fmt.Errorf("base URL %q must be http(s)://host[/path]", clipText(o.baseURL, 200))
+			// Not quoted: it could carry userinfo.
+			return Token{}, errors.New("base URL must be http(s)://host[/path] without userinfo or query")
 		}
 		endpoint = u.Scheme + "://" + u.Host + strings.TrimSuffix(u.Path, "/") + "/admin/oauth/access_token"
 	}

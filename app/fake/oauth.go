@@ -325,13 +325,13 @@ func (s *Shopify) oauthAnswerLocked(st *oauthState, call *OAuthCall, p map[strin
 	switch call.Grant {
 	case OAuthGrantCode:
 		c := st.codes[p["code"]]
+		if c != nil && call.Shop == "" {
+			call.Shop = c.shop
+		}
 		if c == nil || c.used {
 			return refuse(http.StatusBadRequest, "invalid_grant", "The authorization code is invalid or was already used.")
 		}
 		c.used = true
-		if call.Shop == "" {
-			call.Shop = c.shop
-		}
 		if hostShop != "" && hostShop != c.shop {
 			return refuse(http.StatusBadRequest, "invalid_grant", "The authorization code was issued for another shop.")
 		}

@@ -10,11 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/restockrelay/restockrelay/shopify"
 )
@@ -112,22 +109,13 @@ type oauthRefresh struct {
 	revoked   bool
 }
 
-// The OAuth states live beside the Shopify values rather than in them; the
-// entry of a Shopify goes when it is garbage collected.
-var oauthStates = struct {
-	sync.Mutex
-	m map[weak.Pointer[Shopify]]*oauthState
-}{m: map[weak.Pointer[Shopify]]*oauthState{}}
-
 // oauthOf returns the OAuth state of s, creating it if create is set (else
 // it may be nil).
 func oauthOf(s *Shopify, create bool) *oauthState {
-	key := weak.Make(s)
-	oauthStates.Lock()
-	defer oauthStates.Unlock()
-	st := oauthStates.m[key]
-	if st == nil && create {
-		st = &oauthState{
+	s.oauthMu.Lock()
+	defer s.oauthMu.Unlock()
+	if s.oauth == nil && create {
+		s.oauth = &oauthState{
 			scope:       DefaultOAuthScope,
 			accessLife:  defaultOAuthAccessLife,
 			refreshLife: defaultOAuthRefreshLife,
@@ -135,14 +123,8 @@ func oauthOf(s *Shopify, create bool) *oauthState {
 			access:      map[string]time.Time{},
 			refresh:     map[string]*oauthRefresh{},
 		}
-		oauthStates.m[key] = st
-		runtime.AddCleanup(s, func(k weak.Pointer[Shopify]) {
-			oauthStates.Lock()
-			defer oauthStates.Unlock()
-			delete(oauthStates.m, k)
-		}, key)
 	}
-	return st
+	return s.oauth
 }
 
 // SetOAuthApp sets the client credentials (API key and secret) the token

@@ -49,6 +49,9 @@ type Shopify struct {
 	bucketMax  float64
 	bucketRate float64
 	nextShopID int64
+
+	oauthMu sync.Mutex
+	oauth   *oauthState // token endpoint state, created on first use
 }
 
 // QueryRecord is one request the GraphQL endpoint received.

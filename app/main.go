@@ -190,7 +190,7 @@ func shopCommand(ctx context.Context, args []string, getenv func(string) string,
 	domain := fs.String("shop", "", "shop domain, NAME.myshopify.com")
 	token := fs.String("token", "", "Admin API access token (shpat_…)")
 	name := fs.String("name", "", "shop name shown in emails (default: from the domain)")
-	currency := fs.String("currency", "USD", "shop currency code")
+	currency := fs.String("currency", "", "shop currency code, e.g. USD (default: keep, or USD for a new shop)")
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -199,6 +199,9 @@ func shopCommand(ctx context.Context, args []string, getenv func(string) string,
 	}
 	if *domain == "" || *token == "" {
 		return errors.New("--shop and --token are required")
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	a, err := open(ctx, getenv, io.Discard)
 	if err != nil {

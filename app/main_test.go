@@ -38,7 +38,17 @@ func TestShopAddAndMigrate(t *testing.T) {
 	if sh.AccessToken == "" || strings.Contains(sh.AccessToken, "shpat_secret_value") {
 		t.Fatalf("token stored as %q, want it sealed", sh.AccessToken)
 	}
+	// Re-adding renames and changes the currency; odd input is refused.
+	if err := run(context.Background(), []string{"shop", "add", "--shop", "my-store.myshopify.com", "--token", "t2", "--name", "Renamed", "--currency", "eur"}, env, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ = store.ShopByDomain(context.Background(), st.DB, "my-store.myshopify.com"); sh.Name != "Renamed" || sh.Currency != "EUR" {
+		t.Fatalf("re-added shop: name %q currency %q", sh.Name, sh.Currency)
+	}
 	for _, args := range [][]string{
+		{"shop", "add", "--shop", "x.myshopify.com", "--token", "x", "--currency", "'; DROP TABLE shops;--"},
+		{"shop", "add", "--shop", strings.Repeat("a", 64) + ".myshopify.com", "--token", "x"},
+		{"shop", "add", "--shop", "x.myshopify.com", "--token", "x", "extra"},
 		{"shop", "add", "--shop", "evil.com", "--token", "x"},
 		{"shop", "add", "--shop", "x.myshopify.com.evil.com", "--token", "x"},
 		{"shop", "add", "--shop", "ok.myshopify.com"},

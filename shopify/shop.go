@@ -16,8 +16,8 @@ const (
 // not normalise; use NormalizeShop for input typed by a person.
 func ValidShop(shop string) bool {
 	label, ok := strings.CutSuffix(shop, shopSuffix)
-	if !ok || label == "" {
-		return false
+	if !ok || label == "" || len(label) > 63 {
+		return false // a DNS label is at most 63 bytes
 	}
 	for i := 0; i < len(label); i++ {
 		c := label[i]

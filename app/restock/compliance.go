@@ -19,6 +19,9 @@ func (f *Flow) onCustomerRedact(ctx context.Context, shop store.Shop, hook store
 	if err := decode(hook.Body, &p); err != nil {
 		return err
 	}
+	if err := sameShop(p.ShopDomain, hook.ShopDomain); err != nil {
+		return err
+	}
 	addr := NormalizeEmail(p.Customer.Email)
 	if addr == "" && p.Customer.ID == 0 {
 		return &badPayloadError{errors.New("customer email or id is required")}
@@ -70,7 +73,14 @@ func (f *Flow) onCustomerRedact(ctx context.Context, shop store.Shop, hook store
 // onShopRedact deletes everything held for a shop (48 hours after it
 // uninstalled): the shop row cascades to its catalog, subscriptions,
 // campaigns, messages, conversions and settings; its webhooks go too.
-func (f *Flow) onShopRedact(ctx context.Context, shop store.Shop) error {
+func (f *Flow) onShopRedact(ctx context.Context, shop store.Shop, hook store.Webhook) error {
+	var p shopify.ShopRedactPayload
+	if err := decode(hook.Body, &p); err != nil {
+		return err
+	}
+	if err := sameShop(p.ShopDomain, hook.ShopDomain); err != nil {
+		return err
+	}
 	if shop.Active() {
 		// Reinstalled since: Shopify would not send this for a live shop.
 		return &badPayloadError{errors.New("shop/redact for a shop that has the app installed")}
@@ -92,4 +102,16 @@ func deleteShop(tx *gorm.DB, shop store.Shop) error {
 		return err
 	}
 	return tx.Delete(&store.Shop{}, shop.ID).Error
+}
+
+// sameShop refuses a payload that names another shop than the delivery's
+// header: the HMAC covers the body, not the headers.
+func sameShop(bodyShop, headerShop string) error {
+	if bodyShop == "" {
+		return &badPayloadError{errors.New("shop_domain is required")}
+	}
+	if d, err := shopify.NormalizeShop(bodyShop); err != nil || d != headerShop {
+		return &badPayloadError{fmt.Errorf("payload names shop %q, header %q", bodyShop, headerShop)}
+	}
+	return nil
 }

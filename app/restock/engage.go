@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -103,6 +104,8 @@ func ProductLink(shopDomain string, v store.Variant) string {
 	return u.String()
 }
 
+var currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
+
 // InstallShop registers a shop with an Admin API access token (as a custom
 // app or the shop command would), sealing the token.
 func (f *Flow) InstallShop(ctx context.Context, domain, accessToken, name, currency string) (store.Shop, error) {
@@ -113,11 +116,18 @@ func (f *Flow) InstallShop(ctx context.Context, domain, accessToken, name, curre
 	if strings.TrimSpace(accessToken) == "" {
 		return store.Shop{}, errors.New("an Admin API access token is required")
 	}
+	currency = strings.ToUpper(strings.TrimSpace(currency))
+	if currency != "" && !currencyPattern.MatchString(currency) {
+		return store.Shop{}, fmt.Errorf("currency %q must be a three-letter ISO code such as USD", currency)
+	}
+	if len(name) > 255 {
+		return store.Shop{}, errors.New("the shop name is longer than 255 characters")
+	}
 	sealed, err := f.cfg.Sealer.Seal(accessToken)
 	if err != nil {
 		return store.Shop{}, err
 	}
-	sh := store.Shop{Domain: d, Name: name, Currency: nonEmpty(currency, "USD"), AccessToken: sealed, InstalledAt: f.Now()}
+	sh := store.Shop{Domain: d, Name: strings.TrimSpace(name), Currency: currency, AccessToken: sealed, InstalledAt: f.Now()}
 	if err := store.UpsertShop(ctx, f.db.DB, &sh); err != nil {
 		return store.Shop{}, fmt.Errorf("save shop: %w", err)
 	}

@@ -51,12 +51,14 @@ func (f *Flow) RecordMailEvents(ctx context.Context, events []MailEvent) (applie
 			continue
 		}
 		shop, err := store.ShopByID(ctx, f.db.DB, m.ShopID)
-		if err != nil || (ev.Shop != "" && ev.Shop != shop.Domain) {
-			continue
+		if err != nil || ev.Shop != shop.Domain {
+			continue // our custom_args always name the shop
 		}
+		// An event's time is only plausible between the send and now.
+		now := f.Now()
 		at := time.Unix(ev.Timestamp, 0).UTC()
-		if ev.Timestamp <= 0 {
-			at = f.Now()
+		if ev.Timestamp <= 0 || at.After(now) || (m.SentAt != nil && at.Before(*m.SentAt)) || at.Before(now.AddDate(0, 0, -90)) {
+			at = now
 		}
 		switch {
 		case ev.Event == "open":

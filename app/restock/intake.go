@@ -1,6 +1,7 @@
 package restock
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,7 +155,7 @@ func (in *intake) commit(batch []*intakeReq) error {
 			if r.outcome != store.WebhookQueued {
 				continue
 			}
-			if r.in.Topic == shopify.TopicAppUninstalled {
+			if r.in.Topic == shopify.TopicAppUninstalled && bodyNamesShop(r.in.Body, r.in.Shop) {
 				if err := store.MarkUninstalled(ctx, tx.DB, r.in.Shop, r.in.TriggeredAt); err != nil &&
 					!errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrStaleUninstall) {
 					return fmt.Errorf("mark uninstalled: %w", err)
@@ -185,6 +186,9 @@ func (f *Flow) AcceptWebhook(ctx context.Context, in IncomingWebhook) (string, e
 	switch {
 	case !json.Valid(in.Body):
 		w.Status, w.Error = store.WebhookInvalid, "body is not valid JSON"
+	case bytes.Contains(in.Body, []byte(`\u0000`)):
+		// PostgreSQL text cannot hold NUL; Shopify never sends it.
+		w.Status, w.Error = store.WebhookInvalid, "body contains a NUL character"
 	case !handledTopics[in.Topic]:
 		w.Status, w.Body = store.WebhookIgnored, nil
 	}
@@ -212,4 +216,19 @@ func (f *Flow) AcceptWebhook(ctx context.Context, in IncomingWebhook) (string, e
 		return IntakeIgnored, nil
 	}
 	return IntakeQueued, nil
+}
+
+// bodyNamesShop reports whether an app/uninstalled body agrees with the
+// header's shop (the HMAC covers the body, not the headers). Shopify's
+// payload may leave myshopify_domain null; then only the header is known.
+func bodyNamesShop(body []byte, shop string) bool {
+	var p shopify.ShopPayload
+	if shopify.DecodePayload(body, &p) != nil {
+		return false
+	}
+	if p.MyshopifyDomain == "" {
+		return true
+	}
+	d, err := shopify.NormalizeShop(p.MyshopifyDomain)
+	return err == nil && d == shop
 }

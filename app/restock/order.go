@@ -44,13 +44,35 @@ func (f *Flow) onOrder(ctx context.Context, shop store.Shop, hook store.Webhook)
 	if len(emailList) == 0 && customerID == 0 {
 		return nil
 	}
+	// One conversion per variant: lines of the same variant add up.
+	type line struct {
+		qty     int
+		revenue decimal.Decimal
+	}
+	byVariant := map[int64]*line{}
+	var order []int64
+	for _, li := range o.LineItems {
+		if li.VariantID == nil || *li.VariantID <= 0 || li.Quantity <= 0 {
+			continue // custom item, deleted product
+		}
+		price, err := decimal.NewFromString(nonEmpty(li.Price, "0"))
+		if err != nil {
+			price = decimal.Zero
+		}
+		l := byVariant[*li.VariantID]
+		if l == nil {
+			l = &line{}
+			byVariant[*li.VariantID] = l
+			order = append(order, *li.VariantID)
+		}
+		l.qty += li.Quantity
+		l.revenue = l.revenue.Add(price.Mul(decimal.NewFromInt(int64(li.Quantity))))
+	}
 	return f.tx(ctx, func(tx *txn) error {
-		for _, li := range o.LineItems {
-			if li.VariantID == nil || *li.VariantID == 0 {
-				continue // custom item or deleted product
-			}
+		for _, variantID := range order {
+			l := byVariant[variantID]
 			q := tx.Where("shop_id = ? AND variant_id = ? AND status IN ? AND created_at <= ?",
-				shop.ID, *li.VariantID, []string{store.SubWaiting, store.SubNotified}, orderedAt)
+				shop.ID, variantID, []string{store.SubWaiting, store.SubNotified}, orderedAt)
 			switch {
 			case len(emailList) > 0 && customerID != 0:
 				q = q.Where("(email IN ? OR customer_id = ?)", emailList, customerID)
@@ -63,13 +85,8 @@ func (f *Flow) onOrder(ctx context.Context, shop store.Shop, hook store.Webhook)
 			if err := q.Find(&subs).Error; err != nil {
 				return err
 			}
-			price, err := decimal.NewFromString(nonEmpty(li.Price, "0"))
-			if err != nil {
-				price = decimal.Zero
-			}
-			revenue := price.Mul(decimal.NewFromInt(int64(li.Quantity))).StringFixed(2)
 			for _, s := range subs {
-				if err := tx.convert(s, o, li.Quantity, revenue, orderedAt, *li.VariantID); err != nil {
+				if err := tx.convert(s, o, l.qty, l.revenue.StringFixed(2), orderedAt, variantID); err != nil {
 					return err
 				}
 			}

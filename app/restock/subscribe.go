@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 
@@ -45,14 +46,43 @@ type SignupResult struct {
 	Variant      store.Variant
 }
 
-// NormalizeEmail trims and lower-cases an address.
-func NormalizeEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeEmail trims and lower-cases an address, and writes an
+// internationalized domain in its ASCII (punycode) form, so one mailbox has
+// one spelling.
+func NormalizeEmail(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		if d, err := idna.Lookup.ToASCII(s[at+1:]); err == nil {
+			s = s[:at+1] + d
+		}
+	}
+	return s
+}
+
+var localePattern = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$`)
+
+// cleanLocale keeps a BCP 47-like tag (en, pt-BR, zh-Hant-TW) and drops
+// anything else.
+func cleanLocale(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 35 || !localePattern.MatchString(s) {
+		return ""
+	}
+	return s
+}
 
 // ValidEmail accepts a bare address (no display name) whose domain has a
 // dot, at most 254 characters: what SendGrid will take.
 func ValidEmail(s string) bool {
 	if len(s) == 0 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>,;\"") {
 		return false
+	}
+	for i := 0; i < len(s); i++ {
+		// ASCII only (the domain is already punycode): SendGrid and most
+		// mailboxes do not take UTF-8 local parts.
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Address != s || a.Name != "" {
@@ -137,7 +167,7 @@ func (f *Flow) Subscribe(ctx context.Context, r SignupRequest) (SignupResult, er
 		return SignupResult{}, err
 	}
 	sub := &store.Subscription{ShopID: shop.ID, VariantID: v.VariantID, ProductID: v.ProductID, Email: addr,
-		Locale: clip(r.Locale, 16), AcceptsMarketing: r.AcceptsMarketing}
+		Locale: cleanLocale(r.Locale), AcceptsMarketing: r.AcceptsMarketing}
 	if r.CustomerID > 0 {
 		id := r.CustomerID
 		sub.CustomerID = &id
@@ -185,12 +215,4 @@ func (f *Flow) learnVariant(ctx context.Context, shop store.Shop, variantID int6
 		return store.Variant{}, fmt.Errorf("cache variant: %w", err)
 	}
 	return store.VariantByID(ctx, f.db.DB, shop.ID, variantID)
-}
-
-func clip(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }

@@ -83,11 +83,11 @@ func (f *Flow) processWebhook(ctx context.Context, rowID int64) error {
 	case shopify.TopicOrdersCreate:
 		perr = f.onOrder(ctx, shop, hook)
 	case shopify.TopicAppUninstalled:
-		perr = f.onUninstalled(ctx, shop)
+		perr = f.onUninstalled(ctx, shop, hook)
 	case shopify.TopicCustomersRedact:
 		perr = f.onCustomerRedact(ctx, shop, hook)
 	case shopify.TopicShopRedact:
-		if perr = f.onShopRedact(ctx, shop); perr == nil {
+		if perr = f.onShopRedact(ctx, shop, hook); perr == nil {
 			return nil // the webhook row went with the shop
 		}
 	case shopify.TopicCustomersDataRequest:
@@ -202,7 +202,16 @@ func (f *Flow) onProductUpdate(ctx context.Context, shop store.Shop, hook store.
 	})
 }
 
-func (f *Flow) onUninstalled(ctx context.Context, shop store.Shop) error {
+func (f *Flow) onUninstalled(ctx context.Context, shop store.Shop, hook store.Webhook) error {
+	var p shopify.ShopPayload
+	if err := decode(hook.Body, &p); err != nil {
+		return err
+	}
+	if p.MyshopifyDomain != "" {
+		if d, err := shopify.NormalizeShop(p.MyshopifyDomain); err != nil || d != shop.Domain {
+			return &badPayloadError{fmt.Errorf("payload names shop %q", p.MyshopifyDomain)}
+		}
+	}
 	if shop.UninstalledAt == nil {
 		return nil // a late uninstall after a reinstall
 	}

@@ -16,7 +16,7 @@ type Shop struct {
 	Name   string
 	Email  string
 	// Currency is the shop's currency code, used when a variant has none.
-	Currency string
+	Currency string `gorm:"default:USD"`
 	// AccessToken is sealed with the app's encryption key; never plain text.
 	AccessToken   string
 	Scopes        string
@@ -37,14 +37,8 @@ func UpsertShop(ctx context.Context, db *gorm.DB, sh *Shop) error {
 		sh.InstalledAt = now
 	}
 	err := db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns: []clause.Column{{Name: "domain"}},
-		DoUpdates: clause.Assignments(map[string]any{
-			"access_token":   sh.AccessToken,
-			"scopes":         sh.Scopes,
-			"installed_at":   sh.InstalledAt,
-			"uninstalled_at": nil,
-			"updated_at":     now,
-		}),
+		Columns:   []clause.Column{{Name: "domain"}},
+		DoUpdates: clause.Assignments(upsertShopColumns(sh, now)),
 	}).Create(sh).Error
 	if err != nil {
 		return err
@@ -56,6 +50,18 @@ func UpsertShop(ctx context.Context, db *gorm.DB, sh *Shop) error {
 	*sh = got
 	return db.WithContext(ctx).Clauses(clause.OnConflict{DoNothing: true}).
 		Create(Settings{ShopID: sh.ID, UpdatedAt: now}.withDefaults()).Error
+}
+
+func upsertShopColumns(sh *Shop, now time.Time) map[string]any {
+	m := map[string]any{"access_token": sh.AccessToken, "scopes": sh.Scopes, "installed_at": sh.InstalledAt,
+		"uninstalled_at": nil, "updated_at": now}
+	if sh.Name != "" {
+		m["name"] = sh.Name
+	}
+	if sh.Currency != "" {
+		m["currency"] = sh.Currency
+	}
+	return m
 }
 
 // ShopByDomain finds a shop by its myshopify domain.

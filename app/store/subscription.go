@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Subscription statuses.
@@ -38,9 +39,12 @@ type Subscription struct {
 }
 
 // Subscribe creates the subscription, or finds the existing one for that
-// shop, variant and email. A shopper who had unsubscribed or already bought
-// and signs up again on purpose is waiting again. created is true when the
-// shopper was not waiting before.
+// shop, variant and email. A shopper who had already bought, or whose
+// earlier wait ended, and signs up again is waiting again. An address the
+// shop must not email (unsubscribed, bounced, reported spam) stays
+// suppressed: anyone can type an address into the form, so a signup never
+// undoes an unsubscribe. created is true when the shopper was not waiting
+// before. Concurrent identical signups store one row.
 func Subscribe(ctx context.Context, db *gorm.DB, s *Subscription) (created bool, err error) {
 	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var existing Subscription
@@ -48,8 +52,12 @@ func Subscribe(ctx context.Context, db *gorm.DB, s *Subscription) (created bool,
 		switch {
 		case e == gorm.ErrRecordNotFound:
 			s.Status = SubWaiting
-			if err := tx.Create(s).Error; err != nil {
-				return err
+			res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(s)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected == 0 { // a concurrent signup won
+				return tx.Where("shop_id = ? AND variant_id = ? AND email = ?", s.ShopID, s.VariantID, s.Email).Take(s).Error
 			}
 			created = true
 		case e != nil:
@@ -63,9 +71,6 @@ func Subscribe(ctx context.Context, db *gorm.DB, s *Subscription) (created bool,
 				upd["customer_id"] = *s.CustomerID
 			}
 			if err := tx.Model(&existing).Updates(upd).Error; err != nil {
-				return err
-			}
-			if err := tx.Where("shop_id = ? AND email = ?", s.ShopID, s.Email).Delete(&Suppression{}).Error; err != nil {
 				return err
 			}
 			if err := tx.Take(s, existing.ID).Error; err != nil {

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -23,7 +25,11 @@ const proxyKey = "proxy_request"
 // shop comes from the signed query, never from the body.
 func (s *Server) requireProxySignature(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		pr, err := shopify.VerifyProxyQuery(c.QueryParams(), s.flow.Now(), s.cfg.ProxyMaxSkew, s.cfg.Secrets...)
+		q := c.QueryParams()
+		if err := proxyQueryShape(q); err != nil {
+			return c.JSON(http.StatusUnauthorized, apiError{Error: "this request must come through the store's app proxy (" + err.Error() + ")"})
+		}
+		pr, err := shopify.VerifyProxyQuery(q, s.flow.Now(), s.cfg.ProxyMaxSkew, s.cfg.Secrets...)
 		if err != nil {
 			msg := "this request must come through the store's app proxy (missing or invalid signature)"
 			if errors.Is(err, shopify.ErrStale) {
@@ -34,6 +40,40 @@ func (s *Server) requireProxySignature(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(proxyKey, pr)
 		return next(c)
 	}
+}
+
+// proxyParams are the only query parameters the proxy routes take, each
+// once, with the shape its value must have. Shopify signs the sorted
+// key=value pairs with no separator, so a query with other keys (or values
+// containing '=') could be re-split into a different one under the same
+// signature: another shop, customer or timestamp.
+var proxyParams = map[string]*regexp.Regexp{
+	"shop":                  regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*\.myshopify\.com$`),
+	"timestamp":             regexp.MustCompile(`^[0-9]{1,12}$`),
+	"signature":             regexp.MustCompile(`^[0-9a-f]{64}$`),
+	"logged_in_customer_id": regexp.MustCompile(`^[0-9]{0,20}$`),
+	"path_prefix":           regexp.MustCompile(`^/(apps|a|community|tools)/[A-Za-z0-9_-]{1,30}$`),
+	"variant_id":            regexp.MustCompile(`^[^=]{0,100}$`), // checked by the handler (422)
+}
+
+var proxyRequired = []string{"shop", "timestamp", "signature", "logged_in_customer_id", "path_prefix"}
+
+func proxyQueryShape(q url.Values) error {
+	for k, vs := range q {
+		re, ok := proxyParams[k]
+		if !ok {
+			return fmt.Errorf("unexpected query parameter %q", k)
+		}
+		if len(vs) != 1 || !re.MatchString(vs[0]) {
+			return fmt.Errorf("malformed query parameter %q", k)
+		}
+	}
+	for _, k := range proxyRequired {
+		if _, ok := q[k]; !ok {
+			return fmt.Errorf("missing %s", k)
+		}
+	}
+	return nil
 }
 
 // maxSignupBody bounds the storefront form.

@@ -78,7 +78,8 @@ func demo(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv.Config.Handler = web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: cfg.Secrets(), Dev: true}).Handler()
+	srv.Config.Handler = web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: cfg.Secrets(), Dev: true,
+		APIKey: cfg.APIKey, AppURL: cfg.AppURL, Scopes: cfg.Scopes, OAuth: newOAuth(cfg, clock)}).Handler()
 	srv.Start()
 	defer srv.Close()
 	if err := flow.Start(ctx); err != nil {

@@ -133,10 +133,15 @@ func newFlow(ctx context.Context, cfg config.Config, st *store.Store, log *slog.
 		CatalogFunc: func(shop, token string) (restock.Catalog, error) {
 			return shopify.NewAdminClient(shopify.AdminConfig{Shop: shop, AccessToken: token, APIVersion: cfg.APIVersion, BaseURL: cfg.AdminURL})
 		},
+		OAuth:    newOAuth(cfg, clock),
 		Clock:    clock,
 		Logger:   log,
 		MailFrom: cfg.MailFrom,
 	})
+}
+
+func newOAuth(cfg config.Config, clock restock.Clock) *shopify.OAuth {
+	return shopify.NewOAuth(shopify.OAuthConfig{APIKey: cfg.APIKey, APISecret: cfg.APISecret, BaseURL: cfg.AdminURL, NowFunc: clock.Now})
 }
 
 func serve(ctx context.Context, getenv func(string) string, logw io.Writer) error {
@@ -149,7 +154,8 @@ func serve(ctx context.Context, getenv func(string) string, logw io.Writer) erro
 	if err := a.flow.Start(ctx); err != nil {
 		return fmt.Errorf("start jobs: %w", err)
 	}
-	wcfg := web.Config{Flow: a.flow, Store: a.store, Logger: a.log, Secrets: a.cfg.Secrets(), Outbox: a.out, Dev: !a.cfg.Production()}
+	wcfg := web.Config{Flow: a.flow, Store: a.store, Logger: a.log, Secrets: a.cfg.Secrets(), Outbox: a.out, Dev: !a.cfg.Production(),
+		APIKey: a.cfg.APIKey, AppURL: a.cfg.AppURL, Scopes: a.cfg.Scopes, OAuth: newOAuth(a.cfg, restock.WallClock{})}
 	if k := a.cfg.SendGridWebhookPublicKey; k != "" {
 		if wcfg.EventKey, err = web.ParseEventKey(k); err != nil {
 			return fmt.Errorf("SENDGRID_WEBHOOK_PUBLIC_KEY is not a base64 DER public key: %w", err)

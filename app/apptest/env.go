@@ -28,6 +28,7 @@ import (
 // Test constants shared by the kit and the tests.
 const (
 	Secret      = "test-shopify-secret"
+	APIKey      = "test-api-key"
 	ShopDomain  = "demo-shop.myshopify.com"
 	AccessToken = "shpat_test_token_0123456789"
 	SendGridKey = "SG.test-key"
@@ -92,6 +93,9 @@ func New(t testing.TB, databaseURL string, opts ...Options) *Env {
 	e.Shopify = fake.NewShopify()
 	t.Cleanup(e.Shopify.Close)
 	e.Shopify.AddShop(ShopDomain, AccessToken, "USD")
+	e.Shopify.SetOAuthApp(APIKey, Secret)
+	e.Shopify.NowFunc = e.Clock.Now
+	oauth := shopify.NewOAuth(shopify.OAuthConfig{APIKey: APIKey, APISecret: Secret, BaseURL: e.Shopify.URL, NowFunc: e.Clock.Now})
 	e.SendGrid = fake.NewSendGrid(SendGridKey)
 	e.SendGrid.NowFunc = e.Clock.Now
 	t.Cleanup(e.SendGrid.Close)
@@ -115,13 +119,14 @@ func New(t testing.TB, databaseURL string, opts ...Options) *Env {
 			return shopify.NewAdminClient(shopify.AdminConfig{Shop: shop, AccessToken: token, BaseURL: e.Shopify.URL,
 				SleepFunc: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
 		},
-		Clock: e.Clock, Logger: log, MailFrom: MailFrom,
+		Clock: e.Clock, Logger: log, MailFrom: MailFrom, OAuth: oauth,
 	})
 	if err != nil {
 		t.Fatalf("new flow: %v", err)
 	}
 	e.Flow = flow
-	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true, EventKey: o.EventKey})
+	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true, EventKey: o.EventKey,
+		APIKey: APIKey, AppURL: baseURL, Scopes: "read_products,read_inventory,read_orders,write_app_proxy", OAuth: oauth})
 	e.Server.Config.Handler = srv.Handler()
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)
@@ -270,4 +275,20 @@ func (e *Env) Count(model any, where string, args ...any) int64 {
 		e.T.Fatalf("count: %v", err)
 	}
 	return n
+}
+
+// SessionToken signs an App Bridge session token for shop, valid at the
+// clock's now for a minute, with the app's key and secret.
+func (e *Env) SessionToken(shop string) string {
+	e.T.Helper()
+	now := e.Clock.Now()
+	tok, err := shopify.SignSessionToken(Secret, map[string]any{
+		"iss": "https://" + shop + "/admin", "dest": "https://" + shop, "aud": APIKey, "sub": "42",
+		"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(),
+		"jti": fmt.Sprintf("jti-%d", e.seq.Add(1)), "sid": "sid-1",
+	})
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	return tok
 }

@@ -49,25 +49,13 @@ func variantInfo(shopID int64, sv shopify.Variant, fallbackCurrency string) stor
 		Published: sv.Published, ProductStatus: strings.ToUpper(sv.ProductStatus)}
 }
 
-// catalog opens the shop's Admin API.
-func (f *Flow) catalog(shop store.Shop) (Catalog, error) {
-	if !shop.Active() {
-		return nil, errNoToken
-	}
-	tok, err := f.cfg.Sealer.Open(shop.AccessToken)
-	if err != nil {
-		return nil, fmt.Errorf("unseal token of %s: %w", shop.Domain, err)
-	}
-	return f.cfg.CatalogFunc(shop.Domain, tok)
-}
-
-// FetchVariant reads one variant from the shop's Admin API.
+// FetchVariant reads one variant from the shop's Admin API. A token that
+// Shopify refuses is refreshed once and the read tried again.
 func (f *Flow) FetchVariant(ctx context.Context, shop store.Shop, variantID int64) (shopify.Variant, error) {
-	cat, err := f.catalog(shop)
-	if err != nil {
-		return shopify.Variant{}, err
+	vs, err := f.readVariants(ctx, shop, variantID, false)
+	if errors.Is(err, shopify.ErrUnauthorized) && f.cfg.OAuth != nil {
+		vs, err = f.readVariants(ctx, shop, variantID, true)
 	}
-	vs, err := cat.Variants(ctx, []int64{variantID})
 	if err != nil {
 		return shopify.Variant{}, err
 	}
@@ -77,6 +65,18 @@ func (f *Flow) FetchVariant(ctx context.Context, shop store.Shop, variantID int6
 		}
 	}
 	return shopify.Variant{}, store.ErrNotFound
+}
+
+func (f *Flow) readVariants(ctx context.Context, shop store.Shop, variantID int64, forceRefresh bool) ([]shopify.Variant, error) {
+	tok, err := f.AccessToken(ctx, shop, forceRefresh)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := f.cfg.CatalogFunc(shop.Domain, tok)
+	if err != nil {
+		return nil, err
+	}
+	return cat.Variants(ctx, []int64{variantID})
 }
 
 type checkWorker struct {

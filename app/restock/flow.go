@@ -40,9 +40,12 @@ type Config struct {
 	Links       *Links
 	Sealer      *store.Sealer
 	CatalogFunc CatalogFunc
-	Clock       Clock
-	Logger      *slog.Logger
-	MailFrom    string
+	// OAuth exchanges session tokens and refreshes expiring offline tokens;
+	// nil for shops registered with a non-expiring token only.
+	OAuth    *shopify.OAuth
+	Clock    Clock
+	Logger   *slog.Logger
+	MailFrom string
 	// Workers is River's worker count (default 10 on PostgreSQL, 4 on SQLite):
 	// more only adds contention on two cores.
 	Workers int

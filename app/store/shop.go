@@ -18,7 +18,14 @@ type Shop struct {
 	// Currency is the shop's currency code, used when a variant has none.
 	Currency string `gorm:"default:USD"`
 	// AccessToken is sealed with the app's encryption key; never plain text.
-	AccessToken   string
+	AccessToken          string
+	AccessTokenExpiresAt *time.Time // nil: a non-expiring token
+	// RefreshToken is sealed like AccessToken; it rotates on every refresh.
+	RefreshToken          string
+	RefreshTokenExpiresAt *time.Time
+	// TokenVersion counts rotations: saving a refreshed pair is a
+	// compare-and-swap on it.
+	TokenVersion  int64
 	Scopes        string
 	InstalledAt   time.Time
 	UninstalledAt *time.Time
@@ -53,7 +60,9 @@ func UpsertShop(ctx context.Context, db *gorm.DB, sh *Shop) error {
 }
 
 func upsertShopColumns(sh *Shop, now time.Time) map[string]any {
-	m := map[string]any{"access_token": sh.AccessToken, "scopes": sh.Scopes, "installed_at": sh.InstalledAt,
+	m := map[string]any{"access_token": sh.AccessToken, "access_token_expires_at": sh.AccessTokenExpiresAt,
+		"refresh_token": sh.RefreshToken, "refresh_token_expires_at": sh.RefreshTokenExpiresAt,
+		"token_version": gorm.Expr("shops.token_version + 1"), "scopes": sh.Scopes, "installed_at": sh.InstalledAt,
 		"uninstalled_at": nil, "updated_at": now}
 	if sh.Name != "" {
 		m["name"] = sh.Name
@@ -90,7 +99,8 @@ func MarkUninstalled(ctx context.Context, db *gorm.DB, domain string, triggeredA
 	if !triggeredAt.IsZero() {
 		q = q.Where("installed_at <= ?", triggeredAt.UTC())
 	}
-	res := q.Updates(map[string]any{"access_token": "", "uninstalled_at": now, "updated_at": now})
+	res := q.Updates(map[string]any{"access_token": "", "refresh_token": "", "access_token_expires_at": nil,
+		"refresh_token_expires_at": nil, "uninstalled_at": now, "updated_at": now})
 	if res.Error != nil {
 		return res.Error
 	}
@@ -99,6 +109,24 @@ func MarkUninstalled(ctx context.Context, db *gorm.DB, domain string, triggeredA
 			return err
 		}
 		return ErrStaleUninstall
+	}
+	return nil
+}
+
+// ErrTokenRotated means another process saved a newer token pair first.
+var ErrTokenRotated = errors.New("token pair was rotated by another process")
+
+// RotateTokens saves a refreshed (sealed) token pair if the shop still has
+// the version the refresh started from.
+func RotateTokens(ctx context.Context, db *gorm.DB, shopID, fromVersion int64, access string, accessExp *time.Time, refresh string, refreshExp *time.Time) error {
+	res := db.WithContext(ctx).Model(&Shop{}).Where("id = ? AND token_version = ? AND uninstalled_at IS NULL", shopID, fromVersion).
+		Updates(map[string]any{"access_token": access, "access_token_expires_at": accessExp, "refresh_token": refresh,
+			"refresh_token_expires_at": refreshExp, "token_version": fromVersion + 1, "updated_at": db.Config.NowFunc()})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrTokenRotated
 	}
 	return nil
 }

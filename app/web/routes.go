@@ -16,6 +16,17 @@ func (s *Server) routes() {
 	proxy.POST("/subscribe", s.subscribe)
 	proxy.GET("/status", s.proxyStatus)
 
+	// Install (authorization-code grant): query HMAC, signed state cookie.
+	e.GET("/auth", s.authStart)
+	e.GET("/auth/callback", s.authCallback)
+
+	// The embedded app (id_token in the query; token exchange on first load)
+	// and its JSON API (session token in Authorization).
+	e.GET("/app", s.appPage)
+	admin := e.Group("/api/admin", s.requireSessionToken)
+	admin.GET("/shop", s.adminShop)
+	admin.GET("/data-requests", s.adminDataRequests)
+
 	// SendGrid's Event Webhook: ECDSA-signed body.
 	e.POST("/sendgrid/events", s.sendgridEvents)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/restockrelay/restockrelay/app/email"
 	"github.com/restockrelay/restockrelay/app/restock"
 	"github.com/restockrelay/restockrelay/app/store"
+	"github.com/restockrelay/restockrelay/shopify"
 )
 
 // Config is what the web layer needs to know.
@@ -28,6 +29,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Secrets verify Shopify's signatures: current first, then previous.
 	Secrets []string
+	// APIKey is the app's client id (session tokens' audience).
+	APIKey string
+	// AppURL is the public base URL (the OAuth redirect).
+	AppURL string
+	// Scopes are requested by the authorization-code install.
+	Scopes string
+	// OAuth builds Shopify's authorize URL.
+	OAuth *shopify.OAuth
 	// Outbox lists emails in development; nil in production.
 	Outbox *email.Outbox
 	// Dev enables development-only routes.

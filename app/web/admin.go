@@ -1,0 +1,119 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/restockrelay/restockrelay/app/store"
+	"github.com/restockrelay/restockrelay/shopify"
+)
+
+const sessionKey = "session_token"
+
+// requireSessionToken guards /api/admin/*: an App Bridge session token
+// (HS256 JWT) for this app, valid now; the shop comes from the token only.
+// A bad or expired token gets 401 with the header that makes App Bridge
+// fetch a fresh token and retry.
+func (s *Server) requireSessionToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		raw, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		st, err := shopify.VerifySessionToken(strings.TrimSpace(raw), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets...)
+		if !ok || err != nil {
+			c.Response().Header().Set("X-Shopify-Retry-Invalid-Session-Request", "1")
+			return c.JSON(http.StatusUnauthorized, apiError{Error: "missing or invalid session token; reload the app from the Shopify admin"})
+		}
+		c.Set(sessionKey, st)
+		return next(c)
+	}
+}
+
+func session(c echo.Context) shopify.SessionToken { return c.Get(sessionKey).(shopify.SessionToken) }
+
+// ensureInstalled exchanges the session token for an offline token when the
+// shop has none it can use (Shopify-managed installation: the first load of
+// the embedded app is the install).
+func (s *Server) ensureInstalled(c echo.Context, shop, sessionToken string) error {
+	need, err := s.flow.ShopNeedsToken(c.Request().Context(), shop)
+	if err != nil || !need {
+		return err
+	}
+	_, err = s.flow.InstallWithSessionToken(c.Request().Context(), shop, sessionToken)
+	return err
+}
+
+type shopStatus struct {
+	Shop      string `json:"shop"`
+	Installed bool   `json:"installed"`
+	Scopes    string `json:"scopes"`
+	Expiring  bool   `json:"expiring_offline_token"`
+}
+
+// adminShop: GET /api/admin/shop, the embedded admin page (session token).
+// Installs the shop by token exchange when it has no usable token; answers
+// what the app knows about the install, never a token.
+func (s *Server) adminShop(c echo.Context) error {
+	st := session(c)
+	raw := strings.TrimSpace(strings.TrimPrefix(c.Request().Header.Get("Authorization"), "Bearer "))
+	if err := s.ensureInstalled(c, st.Shop, raw); err != nil {
+		return s.installError(c, st.Shop, err)
+	}
+	sh, err := store.ShopByDomain(c.Request().Context(), s.cfg.Store.DB, st.Shop)
+	if err != nil {
+		return s.jsonError(c, err)
+	}
+	return c.JSON(http.StatusOK, shopStatus{Shop: sh.Domain, Installed: sh.Active(), Scopes: sh.Scopes, Expiring: sh.RefreshToken != ""})
+}
+
+// adminDataRequests: GET /api/admin/data-requests, the embedded admin page
+// (session token). What the app holds about each shopper for whom the shop
+// received customers/data_request, for the merchant to pass on.
+func (s *Server) adminDataRequests(c echo.Context) error {
+	reqs, err := s.flow.DataRequests(c.Request().Context(), session(c).Shop)
+	if err != nil {
+		return s.jsonError(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"data_requests": reqs})
+}
+
+func (s *Server) installError(c echo.Context, shop string, err error) error {
+	s.log.Warn("token exchange failed", "shop", shop, "error", err)
+	if errors.Is(err, shopify.ErrInvalidSubjectToken) {
+		c.Response().Header().Set("X-Shopify-Retry-Invalid-Session-Request", "1")
+		return c.JSON(http.StatusUnauthorized, apiError{Error: "the session token was refused; retry with a fresh one"})
+	}
+	return c.JSON(http.StatusBadGateway, apiError{Error: "Shopify did not authorize the app; reload the page to try again"})
+}
+
+// appPage: GET /app, the embedded app's document load inside the Shopify
+// admin (id_token in the query). Installs by token exchange on first load;
+// a missing or stale id_token gets a bounce page that asks App Bridge for a
+// fresh one. Framed only by the shop's admin.
+func (s *Server) appPage(c echo.Context) error {
+	q := c.QueryParams()
+	shopParam, _ := shopify.NormalizeShop(q.Get("shop"))
+	st, err := shopify.VerifySessionToken(q.Get("id_token"), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets...)
+	if err != nil {
+		if shopParam == "" {
+			return c.JSON(http.StatusBadRequest, apiError{Error: "open Restock Relay from your Shopify admin"})
+		}
+		s.embeddedHeaders(c, shopParam)
+		return s.page(c, http.StatusOK, "bounce.html", map[string]any{"Title": "Restock Relay", "APIKey": s.cfg.APIKey})
+	}
+	if shopParam != "" && shopParam != st.Shop {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the session token is for another shop"})
+	}
+	if err := s.ensureInstalled(c, st.Shop, q.Get("id_token")); err != nil {
+		return s.installError(c, st.Shop, err)
+	}
+	s.embeddedHeaders(c, st.Shop)
+	return s.page(c, http.StatusOK, "app.html", map[string]any{"Title": "Restock Relay", "APIKey": s.cfg.APIKey, "Shop": st.Shop})
+}
+
+// embeddedHeaders let the Shopify admin, and only it, frame the page.
+func (s *Server) embeddedHeaders(c echo.Context, shop string) {
+	c.Set(cspKey, "frame-ancestors https://"+shop+" https://admin.shopify.com; default-src 'self'; script-src 'self' https://cdn.shopify.com 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self' https://*.shopify.com")
+}
+

@@ -117,3 +117,11 @@ func (s *Server) embeddedHeaders(c echo.Context, shop string) {
 	c.Set(cspKey, "frame-ancestors https://"+shop+" https://admin.shopify.com; default-src 'self'; script-src 'self' https://cdn.shopify.com 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self' https://*.shopify.com")
 }
 
+// root: GET /, the app URL Shopify opens (application_url): with Shopify's
+// query (shop, id_token…) it is the embedded app; else the health line.
+func (s *Server) root(c echo.Context) error {
+	if c.QueryParam("shop") != "" {
+		return c.Redirect(http.StatusFound, "/app?"+c.QueryString())
+	}
+	return c.String(http.StatusOK, "Restock Relay: install it from the Shopify admin.\n")
+}

@@ -251,7 +251,10 @@ func TestAdminAPIRefusesBadSessionTokens(t *testing.T) {
 		}
 		return m
 	}
-	sign := func(secret string, m map[string]any) string { tok, _ := shopify.SignSessionToken(secret, m); return tok }
+	sign := func(secret string, m map[string]any) string {
+		tok, _ := shopify.SignSessionToken(secret, m)
+		return tok
+	}
 	rows := map[string]string{
 		"missing":          "",
 		"alg none":         "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0." + strings.Split(sign(apptest.Secret, claims(nil)), ".")[1] + ".",

@@ -22,6 +22,7 @@ func (s *Server) routes() {
 
 	// The embedded app (id_token in the query; token exchange on first load)
 	// and its JSON API (session token in Authorization).
+	e.GET("/", s.root)
 	e.GET("/app", s.appPage)
 	admin := e.Group("/api/admin", s.requireSessionToken)
 	admin.GET("/shop", s.adminShop)

@@ -297,3 +297,48 @@ func TestDataRequestsStayInTheirShop(t *testing.T) {
 		}
 	})
 }
+
+func TestUninstallThenReinstallAndLateUninstall(t *testing.T) {
+	t.Parallel()
+	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
+		e := apptest.New(t, dsn)
+		e.Shopify.AddShop(freshShop, "unused", "USD")
+		load := func() int {
+			resp, _ := get(t, noRedirect(), e.Server.URL+"/app?shop="+freshShop+"&id_token="+url.QueryEscape(e.SessionToken(freshShop)))
+			return resp.StatusCode
+		}
+		if load() != 200 {
+			t.Fatal("install")
+		}
+		uninstalledAt := e.Clock.Now()
+		req := e.WebhookRequest(shopify.TopicAppUninstalled, "un-1", []byte(`{"id":1,"myshopify_domain":"`+freshShop+`"}`))
+		req.Header.Set(shopify.HeaderShopDomain, freshShop)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		sh, _ := store.ShopByDomain(t.Context(), e.Store.DB, freshShop)
+		if sh.Active() || sh.RefreshToken != "" {
+			t.Fatal("uninstall kept the tokens")
+		}
+		// Reinstall: the next load of the embedded app exchanges again.
+		e.Clock.Advance(time.Hour)
+		if load() != 200 || grants(e.Shopify, fake.OAuthGrantTokenExchange) != 2 {
+			t.Fatal("reinstall did not exchange a token")
+		}
+		// The old uninstall delivered late (another id, its original time).
+		req = e.WebhookRequest(shopify.TopicAppUninstalled, "un-late", []byte(`{"id":1,"myshopify_domain":"`+freshShop+`"}`))
+		req.Header.Set(shopify.HeaderShopDomain, freshShop)
+		req.Header.Set(shopify.HeaderTriggeredAt, uninstalledAt.Add(-time.Minute).Format(time.RFC3339Nano))
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		e.Drain()
+		if sh, _ = store.ShopByDomain(t.Context(), e.Store.DB, freshShop); !sh.Active() {
+			t.Fatal("a late uninstall undid the reinstall")
+		}
+	})
+}

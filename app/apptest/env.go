@@ -65,6 +65,9 @@ type Options struct {
 	Logger *slog.Logger
 	// EventKey makes the server require signed SendGrid events.
 	EventKey *ecdsa.PublicKey
+	// SignupLimits replace the test default, which is too generous to
+	// matter (tests sign up many shoppers from one address).
+	SignupLimits *web.SignupLimits
 }
 
 // New builds an Env on databaseURL with one installed shop.
@@ -125,7 +128,12 @@ func New(t testing.TB, databaseURL string, opts ...Options) *Env {
 		t.Fatalf("new flow: %v", err)
 	}
 	e.Flow = flow
-	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true, EventKey: o.EventKey,
+	limits := web.SignupLimits{PerIP: web.RateLimit{Every: time.Microsecond, Burst: 1 << 20},
+		PerEmail: web.RateLimit{Every: time.Microsecond, Burst: 1 << 20}, PerShop: web.RateLimit{Every: time.Microsecond, Burst: 1 << 20}}
+	if o.SignupLimits != nil {
+		limits = *o.SignupLimits
+	}
+	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true, EventKey: o.EventKey, SignupLimits: limits,
 		APIKey: APIKey, AppURL: baseURL, Scopes: "read_products,read_inventory,read_orders,write_app_proxy", OAuth: oauth})
 	e.Server.Config.Handler = srv.Handler()
 	e.Server.Start()

@@ -6,12 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -80,6 +83,8 @@ func proxyQueryShape(q url.Values) error {
 const maxSignupBody = 16 << 10
 
 type signupForm struct {
+	// Website is the honeypot: hidden from people, filled in by bots.
+	Website          string `json:"website"`
 	Email            string `json:"email"`
 	VariantID        any    `json:"variant_id"`
 	ProductID        any    `json:"product_id"`
@@ -93,6 +98,13 @@ type signupForm struct {
 func (s *Server) subscribe(c echo.Context) error {
 	pr := c.Get(proxyKey).(shopify.ProxyRequest)
 	req := c.Request()
+	now := s.flow.Now()
+	if ok, wait := s.limits.ip.allow(pr.Shop+"|"+shopperIP(c.Request()), now); !ok {
+		return s.rateLimited(c, wait)
+	}
+	if ok, wait := s.limits.shop.allow(pr.Shop, now); !ok {
+		return s.rateLimited(c, wait)
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxSignupBody+1))
 	if err != nil {
 		return c.JSON(http.StatusBadRequest, apiError{Error: "could not read the request"})
@@ -114,14 +126,22 @@ func (s *Server) subscribe(c echo.Context) error {
 		if err != nil {
 			return c.JSON(http.StatusBadRequest, apiError{Error: "the form could not be read"})
 		}
-		f = signupForm{Email: v.Get("email"), VariantID: v.Get("variant_id"), ProductID: v.Get("product_id"),
+		f = signupForm{Website: v.Get("website"), Email: v.Get("email"), VariantID: v.Get("variant_id"), ProductID: v.Get("product_id"),
 			Locale: v.Get("locale"), AcceptsMarketing: v.Get("accepts_marketing")}
 	default:
 		return c.JSON(http.StatusUnsupportedMediaType, apiError{Error: "send the form as JSON or as a URL-encoded form"})
 	}
+	if strings.TrimSpace(f.Website) != "" {
+		// A bot filled the hidden field: look successful, store nothing.
+		s.log.Info("signup honeypot filled", "shop", pr.Shop)
+		return c.JSON(http.StatusCreated, map[string]string{"status": "subscribed"})
+	}
 	variantID, ok := parseID(f.VariantID)
 	if !ok {
 		return c.JSON(http.StatusUnprocessableEntity, apiError{Error: "variant_id must be a product variant id"})
+	}
+	if ok, wait := s.limits.email.allow(pr.Shop+"|"+restock.NormalizeEmail(f.Email), now); !ok {
+		return s.rateLimited(c, wait)
 	}
 	res, err := s.flow.Subscribe(req.Context(), restock.SignupRequest{
 		Shop: pr.Shop, VariantID: variantID, Email: f.Email, Locale: f.Locale,
@@ -154,6 +174,32 @@ func (s *Server) proxyStatus(c echo.Context) error {
 		waiting = w
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"waiting": waiting})
+}
+
+// shopperIP is the address Shopify's app proxy reports for the shopper: the
+// first X-Forwarded-For entry (every request here comes from Shopify's
+// servers, so the peer address is theirs). A request that skips the proxy
+// could put anything there, but it still needs a valid signed query, and
+// the per-email and per-shop buckets still apply.
+func shopperIP(r *http.Request) string {
+	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+		first, _, _ := strings.Cut(xff, ",")
+		if ip := net.ParseIP(strings.TrimSpace(first)); ip != nil {
+			return ip.String()
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// rateLimited answers 429 with Retry-After in whole seconds.
+func (s *Server) rateLimited(c echo.Context, wait time.Duration) error {
+	secs := int(math.Ceil(wait.Seconds()))
+	c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	return c.JSON(http.StatusTooManyRequests, apiError{Error: "too many requests; please try again in a moment"})
 }
 
 func parseID(v any) (int64, bool) {

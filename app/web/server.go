@@ -44,16 +44,41 @@ type Config struct {
 	// EventKey verifies SendGrid's signed Event Webhook; nil accepts unsigned
 	// events in development and refuses them in production.
 	EventKey *ecdsa.PublicKey
+	// SignupLimits bound the storefront form (zero: DefaultSignupLimits).
+	SignupLimits SignupLimits
 	// ProxyMaxSkew bounds the age of an app-proxy signature (default 5 min).
 	ProxyMaxSkew time.Duration
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	cfg  Config
-	flow *restock.Flow
-	log  *slog.Logger
-	echo *echo.Echo
+	cfg    Config
+	flow   *restock.Flow
+	log    *slog.Logger
+	echo   *echo.Echo
+	limits signupLimits
+}
+
+// signupLimits guard the public storefront form: per shopper IP, per email
+// and, as a backstop, per shop.
+type signupLimits struct{ ip, email, shop *limiter }
+
+// SignupLimits bound the storefront form per shopper IP, per email and,
+// as a backstop, per shop.
+type SignupLimits struct{ PerIP, PerEmail, PerShop RateLimit }
+
+// DefaultSignupLimits: a person signs up for a few variants in a row; a
+// script does not get far.
+var DefaultSignupLimits = SignupLimits{
+	PerIP:    RateLimit{Every: 6 * time.Second, Burst: 10},
+	PerEmail: RateLimit{Every: 30 * time.Second, Burst: 8},
+	PerShop:  RateLimit{Every: 20 * time.Millisecond, Burst: 200},
+}
+
+// RateLimit is a token bucket: one token per Every, at most Burst saved.
+type RateLimit struct {
+	Every time.Duration
+	Burst int
 }
 
 // MaxWebhookBody is the largest webhook body accepted (413 above).
@@ -70,7 +95,15 @@ func New(cfg Config) *Server {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = httpErrorHandler(cfg.Logger)
-	s := &Server{cfg: cfg, flow: cfg.Flow, log: cfg.Logger, echo: e}
+	if cfg.SignupLimits == (SignupLimits{}) {
+		cfg.SignupLimits = DefaultSignupLimits
+	}
+	l := cfg.SignupLimits
+	s := &Server{cfg: cfg, flow: cfg.Flow, log: cfg.Logger, echo: e, limits: signupLimits{
+		ip:    newLimiter(l.PerIP.Every, l.PerIP.Burst),
+		email: newLimiter(l.PerEmail.Every, l.PerEmail.Burst),
+		shop:  newLimiter(l.PerShop.Every, l.PerShop.Burst),
+	}}
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			cfg.Logger.Error("panic in handler", "path", c.Path(), "error", err, "stack", string(stack))

@@ -67,6 +67,12 @@ func (f *Flow) AccessToken(ctx context.Context, shop store.Shop, force bool) (st
 		}
 		if fresh.TokenVersion == shop.TokenVersion {
 			if rerr != nil {
+				// Refused for good (revoked, expired): forget the pair, so the
+				// next load of the embedded app exchanges a new one.
+				if err := store.DropTokens(ctx, f.db.DB, shop.ID, shop.TokenVersion); err != nil {
+					return "", err
+				}
+				f.log.Warn("refresh token refused; the shop must open the app again", "shop", shop.Domain)
 				return "", fmt.Errorf("%w: %v", ErrReauthorize, rerr)
 			}
 			continue
@@ -154,7 +160,7 @@ func (f *Flow) ShopNeedsToken(ctx context.Context, shopDomain string) (bool, err
 		return true, nil
 	}
 	now := f.Now()
-	accessDead := sh.AccessTokenExpiresAt != nil && now.After(*sh.AccessTokenExpiresAt)
+	accessDead := sh.AccessTokenExpiresAt != nil && !now.Before(*sh.AccessTokenExpiresAt)
 	refreshDead := sh.RefreshToken == "" || sh.RefreshTokenExpiresAt != nil && now.After(*sh.RefreshTokenExpiresAt)
 	return accessDead && refreshDead, nil
 }

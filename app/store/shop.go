@@ -130,3 +130,12 @@ func RotateTokens(ctx context.Context, db *gorm.DB, shopID, fromVersion int64, a
 	}
 	return nil
 }
+
+// DropTokens forgets a shop's refused token pair (if no other process has
+// rotated it meanwhile): the shop stays installed but needs a new token.
+func DropTokens(ctx context.Context, db *gorm.DB, shopID, version int64) error {
+	now := db.Config.NowFunc()
+	return db.WithContext(ctx).Model(&Shop{}).Where("id = ? AND token_version = ?", shopID, version).
+		Updates(map[string]any{"refresh_token": "", "refresh_token_expires_at": nil, "access_token_expires_at": now,
+			"token_version": version + 1, "updated_at": now}).Error
+}

@@ -20,7 +20,7 @@ const sessionKey = "session_token"
 func (s *Server) requireSessionToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		raw, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
-		st, err := shopify.VerifySessionToken(strings.TrimSpace(raw), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets...)
+		st, err := shopify.VerifySessionToken(strings.TrimSpace(raw), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets[0])
 		if !ok || err != nil {
 			c.Response().Header().Set("X-Shopify-Retry-Invalid-Session-Request", "1")
 			return c.JSON(http.StatusUnauthorized, apiError{Error: "missing or invalid session token; reload the app from the Shopify admin"})
@@ -94,18 +94,26 @@ func (s *Server) installError(c echo.Context, shop string, err error) error {
 func (s *Server) appPage(c echo.Context) error {
 	q := c.QueryParams()
 	shopParam, _ := shopify.NormalizeShop(q.Get("shop"))
-	st, err := shopify.VerifySessionToken(q.Get("id_token"), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets...)
+	// Session tokens are checked against the current secret only: a
+	// previous (perhaps leaked) secret must not mint admin sessions.
+	st, err := shopify.VerifySessionToken(q.Get("id_token"), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets[0])
 	if err != nil {
 		if shopParam == "" {
+			c.Response().Header().Set("Content-Security-Policy", "frame-ancestors 'none'")
 			return c.JSON(http.StatusBadRequest, apiError{Error: "open Restock Relay from your Shopify admin"})
 		}
 		s.embeddedHeaders(c, shopParam)
 		return s.page(c, http.StatusOK, "bounce.html", map[string]any{"Title": "Restock Relay", "APIKey": s.cfg.APIKey})
 	}
+	s.embeddedHeaders(c, st.Shop)
 	if shopParam != "" && shopParam != st.Shop {
 		return c.JSON(http.StatusBadRequest, apiError{Error: "the session token is for another shop"})
 	}
 	if err := s.ensureInstalled(c, st.Shop, q.Get("id_token")); err != nil {
+		if errors.Is(err, shopify.ErrInvalidSubjectToken) {
+			// Shopify wants a fresher token: let App Bridge fetch one.
+			return s.page(c, http.StatusOK, "bounce.html", map[string]any{"Title": "Restock Relay", "APIKey": s.cfg.APIKey})
+		}
 		return s.installError(c, st.Shop, err)
 	}
 	s.embeddedHeaders(c, st.Shop)
@@ -114,6 +122,7 @@ func (s *Server) appPage(c echo.Context) error {
 
 // embeddedHeaders let the Shopify admin, and only it, frame the page.
 func (s *Server) embeddedHeaders(c echo.Context, shop string) {
+	c.Response().Header().Set("Content-Security-Policy", "frame-ancestors https://"+shop+" https://admin.shopify.com")
 	c.Set(cspKey, "frame-ancestors https://"+shop+" https://admin.shopify.com; default-src 'self'; script-src 'self' https://cdn.shopify.com 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; connect-src 'self' https://*.shopify.com")
 }
 

@@ -18,8 +18,12 @@ build: ## build bin/restockrelay
 demo: ## tell the whole restock story against in-process fakes
 	$(GO) run ./app demo
 
-test: ## run every test, on SQLite and PostgreSQL (starts a private PostgreSQL if needed)
+test: ## run every test, on SQLite and PostgreSQL (starts a private PostgreSQL if needed), and Shopify's Theme Check on the extension
 	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
+	./scripts/theme-check.sh
+
+theme-check: ## Shopify's Theme Check on extensions/notify-me (npm ci on first use)
+	./scripts/theme-check.sh
 
 test-race: ## the tests with the race detector
 	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test $(GOFLAGS) -race -count=1 -timeout 30m $(PKGS)
@@ -34,4 +38,4 @@ lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet $(PKGS)
 
-.PHONY: help run build demo test test-race test-postgres bench lint
+.PHONY: help run build demo test theme-check test-race test-postgres bench lint

@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -111,5 +112,35 @@ func TestWaitsPerEmailBounded(t *testing.T) {
 	}
 	if last != http.StatusUnprocessableEntity || e.Count(&store.Subscription{}, "") != 100 {
 		t.Fatalf("last status %d, rows %d; want 422 and 100", last, e.Count(&store.Subscription{}, ""))
+	}
+}
+
+// A form posted without JavaScript gets a page Shopify renders in the
+// theme, not raw JSON; merchant-controlled text cannot inject Liquid.
+func TestPlainFormPostGetsALiquidPage(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.DatabaseURL(t, "sqlite"))
+	v := apptest.Variant(5)
+	v.ProductTitle = "Mug {{ shop.secret }} <b>"
+	e.Shopify.PutVariant(apptest.ShopDomain, v)
+	for i, want := range []string{"on the list", "on the list"} {
+		req, _ := http.NewRequest(http.MethodPost, e.ProxyURL("/proxy/subscribe", "", nil), strings.NewReader("email=plain%40example.com&variant_id=5"))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html,application/xhtml+xml")
+		req.Header.Set("Referer", "https://demo-shop.example/products/mug?variant=5")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body := string(b)
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/liquid") || !strings.Contains(body, want) ||
+			!strings.Contains(body, `href="/products/mug?variant=5"`) || strings.Contains(body, "{{") || strings.Contains(body, "<b>") {
+			t.Fatalf("post %d: %d %s %s", i, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	if n := e.Count(&store.Subscription{}, ""); n != 1 {
+		t.Fatalf("rows %d", n)
 	}
 }

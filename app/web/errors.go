@@ -10,9 +10,32 @@ import (
 	"github.com/restockrelay/restockrelay/app/restock"
 )
 
-// apiError is the JSON error body: {"error": "..."}.
+// apiError is the JSON error body: {"error": "...", "code": "..."}; the
+// message is for people, the code for the storefront script.
 type apiError struct {
 	Error string `json:"error"`
+	Code  string `json:"code,omitempty"`
+}
+
+// codeOf names an error for scripts.
+func codeOf(err error) string {
+	switch {
+	case errors.Is(err, restock.ErrInvalidEmail):
+		return "invalid_email"
+	case errors.Is(err, restock.ErrTooManyForEmail):
+		return "too_many_waits"
+	case errors.Is(err, restock.ErrUnknownShop):
+		return "not_installed"
+	case errors.Is(err, restock.ErrUnknownVariant):
+		return "unknown_variant"
+	case errors.Is(err, restock.ErrInStock):
+		return "in_stock"
+	case errors.Is(err, restock.ErrNotRestockable):
+		return "always_available"
+	case errors.Is(err, restock.ErrCatalogUnavailable):
+		return "unavailable"
+	}
+	return ""
 }
 
 // statusOf is the one place errors become HTTP status codes.
@@ -43,7 +66,7 @@ func (s *Server) jsonError(c echo.Context, err error) error {
 	if code == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "60")
 	}
-	return c.JSON(code, apiError{Error: msg})
+	return c.JSON(code, apiError{Error: msg, Code: codeOf(err)})
 }
 
 func httpErrorHandler(log *slog.Logger) echo.HTTPErrorHandler {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"html"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,7 +139,7 @@ func (s *Server) subscribe(c echo.Context) error {
 	}
 	variantID, ok := parseID(f.VariantID)
 	if !ok {
-		return c.JSON(http.StatusUnprocessableEntity, apiError{Error: "variant_id must be a product variant id"})
+		return c.JSON(http.StatusUnprocessableEntity, apiError{Error: "variant_id must be a product variant id", Code: "unknown_variant"})
 	}
 	if ok, wait := s.limits.email.allow(pr.Shop+"|"+restock.NormalizeEmail(f.Email), now); !ok {
 		return s.rateLimited(c, wait)
@@ -147,11 +148,22 @@ func (s *Server) subscribe(c echo.Context) error {
 		Shop: pr.Shop, VariantID: variantID, Email: f.Email, Locale: f.Locale,
 		AcceptsMarketing: truthy(f.AcceptsMarketing), CustomerID: pr.LoggedInCustomerID,
 	})
+	page := ct == "application/x-www-form-urlencoded" && strings.Contains(req.Header.Get("Accept"), "text/html")
 	if err != nil {
+		if page && statusOf(err) < 500 {
+			return s.proxyPage(c, statusOf(err), "We couldn't add you to the list", err.Error())
+		}
 		return s.jsonError(c, err)
 	}
 	if res.Created {
 		s.log.Info("shopper subscribed", "shop", pr.Shop, "variant_id", variantID, "subscription_id", res.Subscription.ID)
+	}
+	if page {
+		// A form posted without JavaScript: Shopify renders this Liquid
+		// inside the shop's theme.
+		return s.proxyPage(c, http.StatusOK, "You're on the list", "We'll email you when "+res.Variant.DisplayTitle()+" is back in stock.")
+	}
+	if res.Created {
 		return c.JSON(http.StatusCreated, map[string]string{"status": "subscribed"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "already_subscribed"})
@@ -174,6 +186,26 @@ func (s *Server) proxyStatus(c echo.Context) error {
 		waiting = w
 	}
 	return c.JSON(http.StatusOK, map[string]bool{"waiting": waiting})
+}
+
+// proxyPage answers a plain form post with a page Shopify renders as
+// Liquid in the shop's theme. The text is escaped (and Liquid braces with
+// it), and the way back is the product page the form came from.
+func (s *Server) proxyPage(c echo.Context, status int, heading, text string) error {
+	back := "/"
+	if ref, err := url.Parse(c.Request().Referer()); err == nil && strings.HasPrefix(ref.Path, "/products/") {
+		back = ref.Path
+		if ref.RawQuery != "" {
+			back += "?" + ref.RawQuery
+		}
+	}
+	esc := func(v string) string {
+		v = html.EscapeString(v)
+		return strings.NewReplacer("{", "&#123;", "}", "&#125;", "%", "&#37;").Replace(v)
+	}
+	body := `<div class="page-width" style="padding:40px 0"><h1>` + esc(heading) + `</h1><p>` + esc(text) +
+		`</p><p><a href="` + esc(back) + `">Back to the product</a></p></div>`
+	return c.Blob(status, "application/liquid; charset=utf-8", []byte(body))
 }
 
 // shopperIP is the address Shopify's app proxy reports for the shopper: the
@@ -199,7 +231,7 @@ func shopperIP(r *http.Request) string {
 func (s *Server) rateLimited(c echo.Context, wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	c.Response().Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-	return c.JSON(http.StatusTooManyRequests, apiError{Error: "too many requests; please try again in a moment"})
+	return c.JSON(http.StatusTooManyRequests, apiError{Error: "too many requests; please try again in a moment", Code: "rate_limited"})
 }
 
 func parseID(v any) (int64, bool) {

@@ -161,7 +161,10 @@
           }),
         });
         code = r.status;
-        if (code < 300) code = ((await r.json()) || {}).status;
+        const j = (await r.json().catch(() => 0)) || {};
+        if (code < 300) code = j.status;
+        // 422 is also "too many waits" or a bad variant: only invalid_email blames the address.
+        else if (code == 422 && j.code && j.code != 'invalid_email') code = 0;
       } catch (x) {
         code = 0;
       }

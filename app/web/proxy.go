@@ -2,10 +2,10 @@ package web
 
 import (
 	"bytes"
-	"html"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"math"
 	"mime"

@@ -18,7 +18,8 @@ build: ## build bin/restockrelay
 demo: ## tell the whole restock story against in-process fakes
 	$(GO) run ./app demo
 
-test: ## run every test, on SQLite and PostgreSQL (starts a private PostgreSQL if needed), and Shopify's Theme Check on the extension
+test: ## run every test, on SQLite and PostgreSQL (starts a private PostgreSQL if needed), browser tests in Chromium, and Shopify's Theme Check on the extension
+	./scripts/ensure-chromium.sh
 	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
 	./scripts/theme-check.sh
 

@@ -22,6 +22,12 @@ test: ## run every test, on SQLite and PostgreSQL (starts a private PostgreSQL i
 	./scripts/ensure-chromium.sh
 	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
 	./scripts/theme-check.sh
+	$(MAKE) fuzz FUZZTIME=3s
+
+fuzz: ## fuzz the signature verifiers and the shop-domain check (FUZZTIME each, default 1m)
+	for f in FuzzVerifyWebhook FuzzVerifyProxyQuery FuzzVerifyOAuthQuery FuzzNormalizeShop; do \
+		$(GO) test ./shopify -run '^$$' -fuzz "^$$f$$" -fuzztime $(or $(FUZZTIME),1m) || exit 1; \
+	done
 
 theme-check: ## Shopify's Theme Check on extensions/notify-me (npm ci on first use)
 	./scripts/theme-check.sh
@@ -39,4 +45,4 @@ lint: ## gofmt, go vet
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet $(PKGS)
 
-.PHONY: help run build demo test theme-check test-race test-postgres bench lint
+.PHONY: help run build demo test fuzz theme-check test-race test-postgres bench lint

@@ -3,6 +3,7 @@ package fake
 import (
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -465,4 +467,31 @@ func oauthRandom(prefix string) string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
 	return prefix + hex.EncodeToString(b[:])
+}
+
+// serveAuthorize is Shopify's authorize page with a merchant who approves
+// at once: GET /admin/oauth/authorize (shop from Host) redirects to the
+// app's redirect_uri with a fresh code, the state, and Shopify's query
+// HMAC over them, signed with the app's secret.
+func (s *Shopify) serveAuthorize(w http.ResponseWriter, r *http.Request) {
+	st := oauthOf(s, true)
+	q := r.URL.Query()
+	shop := oauthHostShop(r.Host)
+	s.mu.Lock()
+	key, secret := st.apiKey, st.apiSecret
+	s.mu.Unlock()
+	if shop == "" || key == "" || q.Get("client_id") != key {
+		http.Error(w, "unknown app or shop", http.StatusBadRequest)
+		return
+	}
+	back, err := url.Parse(q.Get("redirect_uri"))
+	if err != nil || back.Host == "" {
+		http.Error(w, "bad redirect_uri", http.StatusBadRequest)
+		return
+	}
+	v := url.Values{"code": {s.IssueCode(shop)}, "shop": {shop}, "state": {q.Get("state")},
+		"timestamp": {strconv.FormatInt(s.now().Unix(), 10)}, "host": {base64.RawStdEncoding.EncodeToString([]byte("admin.shopify.com/store/" + strings.TrimSuffix(shop, ".myshopify.com")))}}
+	v.Set("hmac", shopify.SignOAuthQuery(secret, v))
+	back.RawQuery = v.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
 }

@@ -138,6 +138,7 @@ func NewShopify() *Shopify {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /admin/api/{version}/graphql.json", s.expireOAuthTokens(s.serveGraphQL))
 	mux.HandleFunc("POST /admin/oauth/access_token", s.serveOAuthToken) // see oauth.go
+	mux.HandleFunc("GET /admin/oauth/authorize", s.serveAuthorize)      // see oauth.go
 	s.srv = &httptest.Server{
 		Listener: mustListen(),
 		Config:   &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},

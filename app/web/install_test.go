@@ -342,3 +342,35 @@ func TestUninstallThenReinstallAndLateUninstall(t *testing.T) {
 		}
 	})
 }
+
+// The whole code-grant dance as a browser would do it: /auth, Shopify's
+// authorize page (the fake approves at once), back to /auth/callback with
+// the state cookie.
+func TestCodeGrantThroughShopifysAuthorizePage(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.DatabaseURL(t, "sqlite"))
+	e.Shopify.AddShop(freshShop, "unused", "USD")
+	c := noRedirect()
+	resp, _ := get(t, c, e.Server.URL+"/auth?shop="+freshShop)
+	authorize, _ := url.Parse(resp.Header.Get("Location"))
+	// The browser goes to https://{shop}/admin/oauth/authorize: here, the fake.
+	fakeURL, _ := url.Parse(e.Shopify.URL)
+	authorize.Scheme, authorize.Host = fakeURL.Scheme, fakeURL.Host
+	req, _ := http.NewRequest(http.MethodGet, authorize.String(), nil)
+	req.Host = freshShop
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound {
+		t.Fatalf("authorize: %d", resp.StatusCode)
+	}
+	resp, body := get(t, c, resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "https://"+freshShop+"/admin/apps/") {
+		t.Fatalf("callback: %d %s %s", resp.StatusCode, resp.Header.Get("Location"), body)
+	}
+	if sh, err := store.ShopByDomain(t.Context(), e.Store.DB, freshShop); err != nil || !sh.Active() || sh.RefreshToken == "" {
+		t.Fatalf("not installed with an expiring token: %v", err)
+	}
+}

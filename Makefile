@@ -20,9 +20,9 @@ demo: ## tell the whole restock story against in-process fakes
 
 test: ## run every test, on SQLite and PostgreSQL (starts a private PostgreSQL if needed), browser tests in Chromium, and Shopify's Theme Check on the extension
 	./scripts/ensure-chromium.sh
-	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
 	./scripts/theme-check.sh
-	$(MAKE) fuzz FUZZTIME=3s
+	$(MAKE) --no-print-directory fuzz FUZZTIME=3s
+	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test $(GOFLAGS) -count=1 -timeout 20m $(PKGS)
 
 fuzz: ## fuzz the signature verifiers and the shop-domain check (FUZZTIME each, default 1m)
 	for f in FuzzVerifyWebhook FuzzVerifyProxyQuery FuzzVerifyOAuthQuery FuzzNormalizeShop; do \

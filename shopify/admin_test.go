@@ -28,26 +28,8 @@ const (
 type adminBundle struct {
 	fake   *fake.Shopify
 	client *shopify.AdminClient
-	clock  *adminClock
+	clock  *fake.Clock
 	sleeps *sleepLog
-}
-
-// adminClock is the fake Shopify's clock; sleeping advances it.
-type adminClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *adminClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *adminClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // sleepLog records the waits the client asks for, without waiting.
@@ -82,12 +64,12 @@ func setupAdmin(t *testing.T, configure ...func(*shopify.AdminConfig)) *adminBun
 	require.NoError(t, err)
 	b := &adminBundle{
 		fake:   fake.NewShopify(),
-		clock:  &adminClock{now: time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)},
+		clock:  fake.NewClock(time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)),
 		sleeps: &sleepLog{},
 	}
 	t.Cleanup(b.fake.Close)
 	b.fake.NowFunc = b.clock.Now
-	b.sleeps.onWait = b.clock.advance
+	b.sleeps.onWait = b.clock.Advance
 	b.fake.AddShop(adminShop, adminToken, "CAD")
 	b.fake.PutVariant(adminShop, fake.Variant{
 		ID: bigVariantID, ProductID: 8800000000000001, InventoryItemID: bigItemID,

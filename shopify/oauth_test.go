@@ -26,27 +26,9 @@ const (
 	oauthSecret = "fake_client_secret_OAUTH_DO_NOT_LEAK"
 )
 
-// oauthClock is the shared clock of the fake and the client.
-type oauthClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *oauthClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *oauthClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type oauthBundle struct {
 	fake   *fake.Shopify
-	clock  *oauthClock
+	clock  *fake.Clock
 	client *shopify.OAuth
 }
 
@@ -55,7 +37,7 @@ func setupOAuth(t *testing.T) *oauthBundle {
 	t.Helper()
 	b := &oauthBundle{
 		fake:  fake.NewShopify(),
-		clock: &oauthClock{now: time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)},
+		clock: fake.NewClock(time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)),
 	}
 	t.Cleanup(b.fake.Close)
 	b.fake.NowFunc = b.clock.Now
@@ -234,7 +216,7 @@ func TestOAuthTokenExchange(t *testing.T) {
 		require.ErrorIs(t, err, shopify.ErrInvalidSubjectToken, name)
 		requireClean(t, err, st)
 	}
-	b.clock.advance(71 * time.Second) // exp + 10 s leeway has passed
+	b.clock.Advance(71 * time.Second) // exp + 10 s leeway has passed
 	_, err = b.client.ExchangeSessionToken(ctx, oauthShop, bad["expired"])
 	require.ErrorIs(t, err, shopify.ErrInvalidSubjectToken)
 	requireClean(t, err, bad["expired"])
@@ -251,7 +233,7 @@ func TestOAuthRefreshRotation(t *testing.T) {
 	require.NoError(t, err)
 	r1 := first.RefreshToken
 
-	b.clock.advance(50 * time.Minute)
+	b.clock.Advance(50 * time.Minute)
 	second, err := b.client.Refresh(ctx, oauthShop, r1)
 	require.NoError(t, err)
 	require.NotEqual(t, r1, second.RefreshToken, "refresh rotates the refresh token")
@@ -307,17 +289,17 @@ func TestOAuthRefreshTokenLifetimes(t *testing.T) {
 	// from its first use.
 	_, err = b.client.Refresh(ctx, oauthShop, tok.RefreshToken)
 	require.NoError(t, err)
-	b.clock.advance(30*24*time.Hour - time.Second)
+	b.clock.Advance(30*24*time.Hour - time.Second)
 	_, err = b.client.Refresh(ctx, oauthShop, tok.RefreshToken)
 	require.NoError(t, err)
-	b.clock.advance(time.Second)
+	b.clock.Advance(time.Second)
 	_, err = b.client.Refresh(ctx, oauthShop, tok.RefreshToken)
 	require.ErrorIs(t, err, shopify.ErrInvalidGrant)
 
 	// An unused refresh token expires with its lifetime.
 	tok, err = b.client.ExchangeCode(ctx, oauthShop, b.fake.IssueCode(oauthShop))
 	require.NoError(t, err)
-	b.clock.advance(40 * 24 * time.Hour)
+	b.clock.Advance(40 * 24 * time.Hour)
 	_, err = b.client.Refresh(ctx, oauthShop, tok.RefreshToken)
 	require.ErrorIs(t, err, shopify.ErrInvalidGrant)
 }
@@ -346,10 +328,10 @@ func TestOAuthExpiredAccessTokenIsRefreshed(t *testing.T) {
 	require.Len(t, vs, 1)
 	require.Equal(t, 3, vs[0].SellableOnline)
 
-	b.clock.advance(59*time.Minute + 59*time.Second)
+	b.clock.Advance(59*time.Minute + 59*time.Second)
 	_, err = admin(tok.AccessToken).Variants(ctx, []int64{11})
 	require.NoError(t, err, "a second before expiry")
-	b.clock.advance(time.Second)
+	b.clock.Advance(time.Second)
 	_, err = admin(tok.AccessToken).Variants(ctx, []int64{11})
 	require.ErrorIs(t, err, shopify.ErrUnauthorized)
 	requireClean(t, err, tok.AccessToken)

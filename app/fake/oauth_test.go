@@ -25,33 +25,16 @@ const (
 	shopQuery       = `query Shop { shop { currencyCode myshopifyDomain } }`
 )
 
-func setupOAuthFake(t *testing.T) (*fake.Shopify, *fakeClockOAuth) {
+func setupOAuthFake(t *testing.T) (*fake.Shopify, *fake.Clock) {
 	t.Helper()
 	_, err := fake.AdminSchema()
 	require.NoError(t, err)
 	s := fake.NewShopify()
 	t.Cleanup(s.Close)
-	clock := &fakeClockOAuth{now: time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC)}
+	clock := fake.NewClock(time.Date(2026, 10, 1, 9, 0, 0, 0, time.UTC))
 	s.NowFunc = clock.Now
 	s.SetOAuthApp(oauthTestKey, oauthTestSecret)
 	return s, clock
-}
-
-type fakeClockOAuth struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClockOAuth) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClockOAuth) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 type tokenReply struct {

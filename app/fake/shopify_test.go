@@ -367,28 +367,10 @@ func TestShopifyAuthAndFailures(t *testing.T) {
 	require.Equal(t, 1, s.InvalidQueries(), "only the request without a query")
 }
 
-// fakeClock is a settable clock for the cost bucket.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestShopifyThrottles(t *testing.T) {
 	t.Parallel()
 	s := setupShopify(t)
-	clock := &fakeClock{now: time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)}
+	clock := fake.NewClock(time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC))
 	s.NowFunc = clock.Now
 	s.SetBucket(100, 10)
 

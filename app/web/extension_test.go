@@ -34,10 +34,10 @@ func TestExtensionJavaScriptSize(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// 10 KB before compression. Theme Check's AssetSizeAppBlockJavaScript (an error in the
-		// theme-app-extension config) is stricter: 10,000 bytes.
-		if fi.Size() >= 10240 {
-			t.Errorf("%s is %d bytes; keep it under 10,240", filepath.Base(f), fi.Size())
+		// Under 10 KB before compression, as Theme Check's AssetSizeAppBlockJavaScript
+		// counts it (an error in the theme-app-extension config): 10,000 bytes.
+		if fi.Size() > 10000 {
+			t.Errorf("%s is %d bytes; keep it within 10,000", filepath.Base(f), fi.Size())
 		}
 	}
 }

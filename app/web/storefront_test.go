@@ -700,6 +700,22 @@ type sfOptions struct {
 	Picker        string // "radios" (default) or "select"
 	CustomerID    string // a logged-in customer; "" logged out
 	CustomerEmail string
+
+	// Hostile-review knobs.
+	Settings      map[string]any // block setting overrides
+	ProductTitle  string         // default sfProduct
+	Variants      []sfV          // default Small (sold out) and Medium
+	NoProduct     bool           // render the block without a product object
+	Embed         bool           // render the app embed before </body>
+	EmbedSettings map[string]any
+	ExtraBlocks   []string
+	NoBlock       bool // ids of further copies of the app block in the section
+}
+
+type sfV struct {
+	ID        int64
+	Title     string
+	Available bool
 }
 
 // sfHit is one request that reached the app proxy, as forwarded, with the app's answer.
@@ -749,12 +765,29 @@ func (s *sfShop) product(selected int64) map[string]any {
 	}
 	variants := []map[string]any{variant(sfSoldOut, "Small", false), variant(sfInStock, "Medium", true)}
 	current := variants[1]
+	if s.opts.Variants != nil {
+		variants = nil
+		for _, v := range s.opts.Variants {
+			variants = append(variants, variant(v.ID, v.Title, v.Available))
+		}
+		current = variants[0]
+		for _, v := range variants {
+			if v["available"] == true {
+				current = v
+				break
+			}
+		}
+	}
 	for _, v := range variants {
 		if v["id"] == selected {
 			current = v
 		}
 	}
-	return map[string]any{"title": sfProduct, "handle": sfHandle, "variants": variants, "selected_or_first_available_variant": current}
+	title := sfProduct
+	if s.opts.ProductTitle != "" {
+		title = s.opts.ProductTitle
+	}
+	return map[string]any{"title": title, "handle": sfHandle, "variants": variants, "selected_or_first_available_variant": current}
 }
 
 func (s *sfShop) globals() map[string]any {
@@ -771,10 +804,24 @@ func (s *sfShop) globals() map[string]any {
 // render renders the app block for the selected variant, as the section's {% render block %}.
 func (s *sfShop) render(selected int64) string {
 	s.t.Helper()
+	return s.renderBlock(selected, "AbC123", "notify-me.liquid", s.opts.Settings)
+}
+
+func (s *sfShop) renderBlock(selected int64, id, file string, over map[string]any) string {
+	s.t.Helper()
 	b := s.globals()
-	b["product"] = s.product(selected)
-	b["block"] = map[string]any{"id": "AbC123", "type": "notify_me", "settings": s.block.settings}
-	out, err := s.theme.render(filepath.Join(sfExtension, "blocks", "notify-me.liquid"), b)
+	if !s.opts.NoProduct {
+		b["product"] = s.product(selected)
+	}
+	settings := map[string]any{}
+	for k, v := range sfReadBlock(s.t, file).settings {
+		settings[k] = v
+	}
+	for k, v := range over {
+		settings[k] = v
+	}
+	b["block"] = map[string]any{"id": id, "type": "notify_me", "settings": settings}
+	out, err := s.theme.render(filepath.Join(sfExtension, "blocks", file), b)
 	if err != nil {
 		s.t.Errorf("render the block: %v", err)
 	}
@@ -788,6 +835,15 @@ func (s *sfShop) page(w http.ResponseWriter, r *http.Request) {
 	b["product"] = s.product(selected)
 	b["block"] = map[string]any{"id": "AbC123"}
 	b["app_block"] = s.render(selected)
+	if s.opts.NoBlock {
+		b["app_block"] = ""
+	}
+	for _, id := range s.opts.ExtraBlocks {
+		b["app_block"] = b["app_block"].(string) + s.renderBlock(selected, id, "notify-me.liquid", s.opts.Settings)
+	}
+	if s.opts.Embed {
+		b["app_embed"] = s.renderBlock(selected, "EmB456", "notify-embed.liquid", s.opts.EmbedSettings)
+	}
 	b["picker"] = s.opts.Picker
 	b["block_javascript"], b["block_stylesheet"] = s.block.javascript, s.block.stylesheet
 	out, err := s.theme.render(filepath.Join(sfTestdata, "product.liquid"), b)

@@ -102,14 +102,14 @@
       if (show && v && 'customer' in this.dataset) this.status(id);
     }
 
-    name() {
-      const v = this.v;
+    name(v) {
+      v = v || this.v;
       return this.dataset.product + (v && Object.keys(this.vs).length > 1 ? ' – ' + v.title : '');
     }
 
-    say(key, err) {
+    say(key, err, v) {
       const st = this.st;
-      const text = key ? (this.dataset[key] || this.dataset.error).split('{item}').join(this.name()) : '';
+      const text = key ? (this.dataset[key] || this.dataset.error).split('{item}').join(this.name(v)) : '';
       st.classList.toggle('rr__status--err', !!err);
       // Clear, then fill: the same message twice is announced twice.
       st.textContent = '';
@@ -148,8 +148,14 @@
       this.say('sending');
       let code = 0;
       let r;
+      const v = this.v; // named in the answer, even if the picker moved
+      const url = new URL(this.f.getAttribute('action'), location.href);
+      const stop = new AbortController();
+      const tm = setTimeout(() => stop.abort(), +this.dataset.timeout || 2e4);
       try {
-        r = await fetch(this.f.getAttribute('action'), {
+        if (url.origin != location.origin) throw 0; // same origin only
+        r = await fetch(url, {
+          signal: stop.signal,
           method: 'POST',
           headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
           body: JSON.stringify({
@@ -163,11 +169,12 @@
         code = r.status;
         const j = (await r.json().catch(() => 0)) || {};
         if (code < 300) code = j.status;
-        // 422 is also "too many waits" or a bad variant: only invalid_email blames the address.
+        // Only invalid_email blames the address.
         else if (code == 422 && j.code && j.code != 'invalid_email') code = 0;
       } catch (x) {
         code = 0;
       }
+      clearTimeout(tm);
       this.busy = 0;
       this.f.removeAttribute('aria-busy');
       if (code == 429) this.wait = Date.now() + 1000 * Math.min(+r.headers.get('Retry-After') || 30, 600);
@@ -180,7 +187,7 @@
         429: 'rate',
       }[code];
       if (key == 'invalid') el.email.setAttribute('aria-invalid', 'true');
-      this.say(key || 'error', !key || key == 'invalid' || key == 'rate' || key == 'notfound');
+      this.say(key || 'error', !key || key == 'invalid' || key == 'rate' || key == 'notfound', v);
     }
 
     // The embed: a modal <dialog>; Tab stays inside, Escape closes, focus returns to the opener.
@@ -193,7 +200,15 @@
         this.el.email.focus();
       }, open);
       on('click', () => dlg.close(), this.querySelector('.rr__close'));
-      on('close', () => this.hidden || open.focus(), dlg);
+      // Closed by a variant in stock (opener hidden): focus buy button, picker or main.
+      on('close', () => {
+        if (!this.hidden) return open.focus();
+        const m = document.querySelector('main') || document.body;
+        const t =
+          document.querySelector('form[action*="/cart/add"] [type=submit]:not([disabled]), [name^="options"]:checked, select[name^="options"]') ||
+          (m.setAttribute('tabindex', '-1'), m);
+        t.focus();
+      }, dlg);
       // A click on the backdrop (the dialog box itself, outside its panel) closes it.
       on('click', (e) => e.target == dlg && dlg.close(), dlg);
       on('keydown', (e) => {

@@ -285,10 +285,10 @@ func TestStorefrontHostile(t *testing.T) {
 		tab.poll(`document.querySelector('dialog').open`)
 		tab.do(chromedp.Evaluate[chromedp.Void](`document.dispatchEvent(new CustomEvent('variant:change', {detail: {variant: {id: '1002'}}}))`))
 		tab.poll(`!document.querySelector('dialog').open`)
+		// The dialog's close event (where focus is placed) runs as a task of
+		// its own: wait for focus to land somewhere other than <body>.
+		tab.poll(`document.activeElement != document.body`)
 		t.Logf("focus after the dialog closed by a variant change: %s", tab.focused())
-		if sfEval[bool](tab, `document.activeElement == document.body`) {
-			t.Errorf("FINDING (minor): focus falls to <body> when a variant change closes the open dialog")
-		}
 	})
 
 	t.Run("double_submit", func(t *testing.T) {

@@ -41,8 +41,9 @@ test-postgres: ## only the tests that touch a database, on both dialects
 bench: ## benchmarks: webhook intake and a 100,000-shopper restock (PostgreSQL)
 	REQUIRE_POSTGRES=1 ./scripts/test-postgres.sh $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./app/...
 
-lint: ## gofmt, go vet
+lint: ## gofmt, go vet, staticcheck
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 $(PKGS)
 
 .PHONY: help run build demo test fuzz theme-check test-race test-postgres bench lint

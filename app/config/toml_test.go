@@ -127,8 +127,9 @@ func tomlString(t *testing.T, where, raw string) string {
 
 func tomlStrings(t *testing.T, where, raw string) []string {
 	t.Helper()
-	inner, ok := strings.CutPrefix(raw, "[")
-	if inner, ok = strings.CutSuffix(inner, "]"); !ok {
+	inner, okOpen := strings.CutPrefix(raw, "[")
+	inner, okClose := strings.CutSuffix(inner, "]")
+	if !okOpen || !okClose {
 		t.Fatalf("%s: want an array of strings, got %s", where, raw)
 	}
 	var out []string

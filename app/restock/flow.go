@@ -223,7 +223,4 @@ func (t *txn) insert(ctx context.Context, args river.JobArgs, opts *river.Insert
 	return t.f.river.InsertTx(ctx, t.sql, args, opts)
 }
 
-// errPermanent marks a job failure that a retry cannot fix.
-func permanent(err error) error { return river.JobCancel(err) }
-
 var errNoToken = errors.New("shop has no usable access token")

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Webhook statuses.
@@ -35,15 +34,6 @@ type Webhook struct {
 	TriggeredAt *time.Time
 	ReceivedAt  time.Time
 	ProcessedAt *time.Time
-}
-
-// RecordWebhook inserts the delivery; inserted is false for a repeated id.
-func RecordWebhook(ctx context.Context, db *gorm.DB, w *Webhook) (inserted bool, err error) {
-	if w.ReceivedAt.IsZero() {
-		w.ReceivedAt = db.Config.NowFunc()
-	}
-	res := db.WithContext(ctx).Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "webhook_id"}}, DoNothing: true}).Create(w)
-	return res.RowsAffected > 0, res.Error
 }
 
 // RecordWebhooks inserts deliveries in one statement, skipping ids already

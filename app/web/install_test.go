@@ -95,8 +95,7 @@ func TestManagedInstallByTokenExchange(t *testing.T) {
 		// call refreshes it (rotation saved) and works.
 		e.Clock.Advance(2 * time.Hour)
 		before := sh.TokenVersion
-		tok, err := e.Flow.AccessToken(t.Context(), sh, false)
-		if err != nil {
+		if _, err := e.Flow.AccessToken(t.Context(), sh, false); err != nil {
 			t.Fatalf("refresh: %v", err)
 		}
 		sh, _ = store.ShopByDomain(t.Context(), e.Store.DB, freshShop)
@@ -135,7 +134,7 @@ func TestManagedInstallByTokenExchange(t *testing.T) {
 		}
 
 		// Neither token is ever stored or logged in plain text.
-		tok, _ = e.Flow.AccessToken(t.Context(), sh, false)
+		tok, _ := e.Flow.AccessToken(t.Context(), sh, false)
 		var dump []string
 		e.Store.DB.Raw("SELECT access_token || ' ' || refresh_token FROM shops").Scan(&dump)
 		mu.Lock()

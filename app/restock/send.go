@@ -318,11 +318,38 @@ func (f *Flow) sendClaimed(ctx context.Context, c store.Campaign, step int, msgs
 	if err != nil {
 		return err
 	}
-	cp, _ := f.cfg.Renderer.DefaultCopy(step)
+	saved, err := store.CopiesFor(ctx, f.db.DB, c.ShopID)
+	if err != nil {
+		return err
+	}
+	// One email per copy: shoppers get the merchant's text for their
+	// locale, else the shop's default, else the built-in copy.
+	groups := map[email.Copy][]claimed{}
+	var order []email.Copy
+	for _, cm := range send {
+		cp := copyFor(saved, f.cfg.Renderer, step, byID[cm.SubscriptionID].Locale)
+		if _, ok := groups[cp]; !ok {
+			order = append(order, cp)
+		}
+		groups[cp] = append(groups[cp], cm)
+	}
+	for _, cp := range order {
+		if err := f.sendGroup(ctx, c, step, shop, v, settings, cp, groups[cp], byID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendGroup renders one copy of a step once and sends it to its shoppers,
+// each with their own links.
+func (f *Flow) sendGroup(ctx context.Context, c store.Campaign, step int, shop store.Shop, v store.Variant, settings store.Settings,
+	cp email.Copy, send []claimed, byID map[int64]store.Subscription) error {
 	r, err := f.cfg.Renderer.Render(email.StepData{
 		Step: step, ShopName: nonEmpty(shop.Name, shopLabel(shop.Domain)), ProductTitle: v.ProductTitle, VariantTitle: variantLabel(v.Title),
 		Price: FormatPrice(v.Price, v.Currency), ImageURL: v.ImageURL, ClickURL: subClick, UnsubscribeURL: subUnsub,
-		StockLeft: v.SellableOnline, WaitingCount: c.WaitingAtOpen,
+		StockLeft: v.SellableOnline, WaitingCount: c.WaitingAtOpen, BrandColor: settings.BrandColor,
+		Lang: byID[send[0].SubscriptionID].Locale,
 	}, cp)
 	if err != nil {
 		return fmt.Errorf("%w: render step %d: %v", email.ErrPermanent, step, err)

@@ -20,6 +20,7 @@ type Settings struct {
 	MaxCycles  int
 	SenderName string
 	ReplyTo    string
+	BrandColor string
 	UpdatedAt  time.Time
 }
 

@@ -1,12 +1,15 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/restockrelay/restockrelay/app/restock"
 	"github.com/restockrelay/restockrelay/app/store"
 	"github.com/restockrelay/restockrelay/shopify"
 )
@@ -133,4 +136,64 @@ func (s *Server) root(c echo.Context) error {
 		return c.Redirect(http.StatusFound, "/app?"+c.QueryString())
 	}
 	return c.String(http.StatusOK, "Restock Relay: install it from the Shopify admin.\n")
+}
+
+// adminSettings: GET /api/admin/settings, the embedded admin page (session
+// token). The shop's sequence settings and copy (defaults filled in) and
+// the variables copy may use.
+func (s *Server) adminSettings(c echo.Context) error {
+	v, err := s.flow.ShopSettings(c.Request().Context(), session(c).Shop)
+	if err != nil {
+		return s.jsonError(c, err)
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// adminSaveSettings: PUT /api/admin/settings, the embedded admin page
+// (session token). Saves everything or nothing: 422 lists each field's
+// problem for inline messages. Idempotent.
+func (s *Server) adminSaveSettings(c echo.Context) error {
+	var in restock.SettingsInput
+	if err := decodeJSON(c, &in); err != nil {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the settings must be a JSON object: " + err.Error()})
+	}
+	if err := s.flow.SaveShopSettings(c.Request().Context(), session(c).Shop, in); err != nil {
+		return s.validationOr(c, err)
+	}
+	return s.adminSettings(c)
+}
+
+// adminPreview: POST /api/admin/preview, the embedded admin page (session
+// token). Renders a step's copy with a sample product, as the merchant
+// types; read-only.
+func (s *Server) adminPreview(c echo.Context) error {
+	var in struct {
+		restock.CopyInput
+		BrandColor string `json:"brand_color"`
+	}
+	if err := decodeJSON(c, &in); err != nil {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the preview request must be a JSON object"})
+	}
+	r, err := s.flow.Preview(in.CopyInput, in.BrandColor)
+	if err != nil {
+		return s.validationOr(c, err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"subject": r.Subject, "html": r.HTML, "text": r.Text})
+}
+
+func (s *Server) validationOr(c echo.Context, err error) error {
+	var ve restock.ValidationError
+	if errors.As(err, &ve) {
+		return c.JSON(http.StatusUnprocessableEntity, map[string]any{"error": "please correct the highlighted fields", "fields": ve})
+	}
+	return s.jsonError(c, err)
+}
+
+// maxAdminBody bounds the admin API's request bodies.
+const maxAdminBody = 256 << 10
+
+func decodeJSON(c echo.Context, v any) error {
+	dec := json.NewDecoder(io.LimitReader(c.Request().Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
 }

@@ -27,6 +27,9 @@ func (s *Server) routes() {
 	admin := e.Group("/api/admin", s.requireSessionToken)
 	admin.GET("/shop", s.adminShop)
 	admin.GET("/data-requests", s.adminDataRequests)
+	admin.GET("/settings", s.adminSettings)
+	admin.PUT("/settings", s.adminSaveSettings)
+	admin.POST("/preview", s.adminPreview)
 
 	// SendGrid's Event Webhook: ECDSA-signed body.
 	e.POST("/sendgrid/events", s.sendgridEvents)

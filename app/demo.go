@@ -143,11 +143,16 @@ func demo(ctx context.Context, out io.Writer) error {
 		}
 		p("   POST /webhooks inventory_levels/update -> %d%s", code, note)
 	}
+	// Stock checks wait a second after a cue, so a burst costs one read.
+	if err := drain(); err != nil {
+		return err
+	}
+	clock.Advance(time.Second)
 	if err := drain(); err != nil {
 		return err
 	}
 	p("")
-	p("4. Step 1, the restock notice, leaves at once, one SendGrid request for all:")
+	p("4. Step 1, the restock notice, leaves a second later (checks wait for the burst), one SendGrid request for all:")
 	step1 := sg.Recipients()
 	for _, d := range step1 {
 		p("   to %-16s %q", d.To, d.Subject)
@@ -184,7 +189,7 @@ func demo(ctx context.Context, out io.Writer) error {
 	p("")
 
 	p("6. The clock moves 24 hours: step 2, the limited-availability reminder, is due.")
-	clock.Advance(22*time.Hour + time.Minute)
+	clock.Advance(22*time.Hour - time.Second + time.Minute)
 	if err := drain(); err != nil {
 		return err
 	}

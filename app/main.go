@@ -133,10 +133,11 @@ func newFlow(ctx context.Context, cfg config.Config, st *store.Store, log *slog.
 		CatalogFunc: func(shop, token string) (restock.Catalog, error) {
 			return shopify.NewAdminClient(shopify.AdminConfig{Shop: shop, AccessToken: token, APIVersion: cfg.APIVersion, BaseURL: cfg.AdminURL})
 		},
-		OAuth:    newOAuth(cfg, clock),
-		Clock:    clock,
-		Logger:   log,
-		MailFrom: cfg.MailFrom,
+		OAuth:      newOAuth(cfg, clock),
+		Clock:      clock,
+		Logger:     log,
+		MailFrom:   cfg.MailFrom,
+		CheckDelay: time.Second,
 	})
 }
 

@@ -65,6 +65,8 @@ type Options struct {
 	Logger *slog.Logger
 	// EventKey makes the server require signed SendGrid events.
 	EventKey *ecdsa.PublicKey
+	// CheckDelay debounces stock checks (default 0 in tests: at once).
+	CheckDelay time.Duration
 	// SignupLimits replace the test default, which is too generous to
 	// matter (tests sign up many shoppers from one address).
 	SignupLimits *web.SignupLimits
@@ -122,7 +124,7 @@ func New(t testing.TB, databaseURL string, opts ...Options) *Env {
 			return shopify.NewAdminClient(shopify.AdminConfig{Shop: shop, AccessToken: token, BaseURL: e.Shopify.URL,
 				SleepFunc: func(ctx context.Context, d time.Duration) error { return ctx.Err() }})
 		},
-		Clock: e.Clock, Logger: log, MailFrom: MailFrom, OAuth: oauth,
+		Clock: e.Clock, Logger: log, MailFrom: MailFrom, OAuth: oauth, CheckDelay: o.CheckDelay,
 	})
 	if err != nil {
 		t.Fatalf("new flow: %v", err)

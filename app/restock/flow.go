@@ -52,7 +52,9 @@ type Config struct {
 	// StockTTL is how long a fresh stock read is reused by send batches
 	// (default 30 s), so a 100-batch restock reads Shopify a few times, not 100.
 	StockTTL time.Duration
-	// CheckDelay debounces stock cues (default 0: check at once; bursts
+	// CheckDelay debounces stock cues, so a burst of webhooks for one item
+	// (a bulk edit, an import) costs one Admin API read; main sets one
+	// second. Zero checks at once (bursts
 	// still coalesce into one running check).
 	CheckDelay time.Duration
 }

@@ -39,6 +39,7 @@ type StepData struct {
 	StockLeft      int
 	WaitingCount   int
 	BrandColor     string
+	LogoURL        string // https image above the shop name, or ""
 }
 
 // Rendered is a step email ready to send.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -106,13 +107,16 @@ type fakeShop struct {
 	order    []int64           // variant ids in insertion order
 	levels   map[int64][]Level // by inventory item id
 	bucket   bucket
-	graph    *graph // rebuilt on every change; never mutated once built
+	theme    string            // the published theme's name ("" for none)
+	files    map[string]string // its files by name
+	graph    *graph            // rebuilt on every change; never mutated once built
 }
 
 // graph is the object graph of one shop the executor reads.
 type graph struct {
-	nodes map[string]map[string]any
-	shop  map[string]any
+	nodes  map[string]map[string]any
+	shop   map[string]any
+	themes []any
 }
 
 const (
@@ -238,6 +242,25 @@ func (s *Shopify) SetAvailable(shop string, variantID, locationID int64, availab
 		})
 	}
 	sh.levels[v.InventoryItemID] = levels
+	sh.rebuild()
+}
+
+// SetThemeFile writes a file of the shop's published theme (named theme),
+// such as templates/product.json with an app block in it; content ""
+// removes the file.
+func (s *Shopify) SetThemeFile(shop, theme, filename, content string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sh := s.mustShop(shop)
+	sh.theme = theme
+	if sh.files == nil {
+		sh.files = map[string]string{}
+	}
+	if content == "" {
+		delete(sh.files, filename)
+	} else {
+		sh.files[filename] = content
+	}
 	sh.rebuild()
 }
 
@@ -788,7 +811,76 @@ func (sh *fakeShop) rebuild() {
 	for _, loc := range locations {
 		g.nodes[loc["id"].(string)] = loc
 	}
+	g.themes = sh.themeNodes()
 	sh.graph = g
+}
+
+// themeNodes is the published theme with its files, filtered by
+// files(filenames:) globs as Shopify does ('*' matches any run).
+func (sh *fakeShop) themeNodes() []any {
+	if sh.theme == "" {
+		return []any{}
+	}
+	names := make([]string, 0, len(sh.files))
+	for n := range sh.files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	files := sh.files
+	return []any{map[string]any{
+		"__typename": "OnlineStoreTheme",
+		"id":         gid("OnlineStoreTheme", sh.id),
+		"name":       sh.theme,
+		"role":       "MAIN",
+		"files": fieldFunc(func(args map[string]any) (any, error) {
+			globs, _ := args["filenames"].([]any)
+			if len(globs) > 50 {
+				return nil, fmt.Errorf("at most 50 filenames can be specified")
+			}
+			out := []any{}
+			for _, n := range names {
+				match := len(globs) == 0
+				for _, g := range globs {
+					pat, _ := g.(string)
+					if globAll(pat, n) {
+						match = true
+					}
+				}
+				if match {
+					out = append(out, map[string]any{
+						"__typename": "OnlineStoreThemeFile",
+						"filename":   n,
+						"size":       len(files[n]),
+						"body":       map[string]any{"__typename": "OnlineStoreThemeFileBodyText", "content": files[n]},
+					})
+				}
+			}
+			return out, nil
+		}),
+	}}
+}
+
+// globAll matches Shopify's filename globs, where '*' also crosses '/'.
+func globAll(pat, name string) bool {
+	parts := strings.Split(pat, "*")
+	if len(parts) == 1 {
+		return pat == name
+	}
+	if !strings.HasPrefix(name, parts[0]) {
+		return false
+	}
+	name = name[len(parts[0]):]
+	for i, p := range parts[1:] {
+		if i == len(parts)-2 {
+			return strings.HasSuffix(name, p)
+		}
+		j := strings.Index(name, p)
+		if j < 0 {
+			return false
+		}
+		name = name[j+len(p):]
+	}
+	return true
 }
 
 func (sh *fakeShop) firstVariantOfProduct(productID int64) int64 {
@@ -822,7 +914,16 @@ func (g *graph) root() map[string]any {
 		}
 	}
 	return map[string]any{
-		"shop":           g.shop,
+		"shop": g.shop,
+		"themes": fieldFunc(func(args map[string]any) (any, error) {
+			roles, _ := args["roles"].([]any)
+			for _, r := range roles {
+				if r != "MAIN" {
+					return []any{}, nil // the fake has the published theme only
+				}
+			}
+			return g.themes, nil
+		}),
 		"inventoryItem":  typed("InventoryItem"),
 		"inventoryLevel": typed("InventoryLevel"),
 		"productVariant": typed("ProductVariant"),

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -67,6 +68,7 @@ type Flow struct {
 	log    *slog.Logger
 	clock  Clock
 	intake *intake
+	themes sync.Map // shop domain → themeCacheEntry (admin onboarding)
 }
 
 // New prepares the flow and River (its tables are migrated here) without

@@ -348,7 +348,7 @@ func (f *Flow) sendGroup(ctx context.Context, c store.Campaign, step int, shop s
 	r, err := f.cfg.Renderer.Render(email.StepData{
 		Step: step, ShopName: nonEmpty(shop.Name, shopLabel(shop.Domain)), ProductTitle: v.ProductTitle, VariantTitle: variantLabel(v.Title),
 		Price: FormatPrice(v.Price, v.Currency), ImageURL: v.ImageURL, ClickURL: subClick, UnsubscribeURL: subUnsub,
-		StockLeft: v.SellableOnline, WaitingCount: c.WaitingAtOpen, BrandColor: settings.BrandColor,
+		StockLeft: v.SellableOnline, WaitingCount: c.WaitingAtOpen, BrandColor: settings.BrandColor, LogoURL: settings.LogoURL,
 		Lang: byID[send[0].SubscriptionID].Locale,
 	}, cp)
 	if err != nil {

@@ -3,6 +3,7 @@ package restock
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -32,6 +33,7 @@ type SettingsInput struct {
 	SenderName        string      `json:"sender_name"`
 	ReplyTo           string      `json:"reply_to"`
 	BrandColor        string      `json:"brand_color"`
+	LogoURL           string      `json:"logo_url"`
 	Copy              []CopyInput `json:"copy"`
 }
 
@@ -77,7 +79,7 @@ func (f *Flow) ShopSettings(ctx context.Context, shopDomain string) (SettingsVie
 	}
 	in := SettingsInput{Step2Enabled: s.Step2Enabled, Step2DelaySeconds: s.Step2DelaySeconds, Step3Enabled: s.Step3Enabled,
 		Step3DelaySeconds: s.Step3DelaySeconds, Threshold: s.Threshold, MaxCycles: s.MaxCycles, SenderName: s.SenderName,
-		ReplyTo: s.ReplyTo, BrandColor: s.BrandColor}
+		ReplyTo: s.ReplyTo, BrandColor: s.BrandColor, LogoURL: s.LogoURL}
 	saved, err := store.CopiesFor(ctx, f.db.DB, shop.ID)
 	if err != nil {
 		return SettingsView{}, err
@@ -124,6 +126,9 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	if in.BrandColor != "" && !colorPattern.MatchString(in.BrandColor) {
 		bad("brand_color", "the brand colour is a hex colour such as #1a73e8")
 	}
+	if in.LogoURL != "" && !validLogoURL(in.LogoURL) {
+		bad("logo_url", "the logo is an https:// image address of up to 1,000 characters, such as your shop's logo from Settings › Files")
+	}
 	seen := map[string]bool{}
 	for i, c := range in.Copy {
 		at := fmt.Sprintf("copy[%d].", i)
@@ -164,7 +169,7 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 		if err := store.SaveSettings(ctx, tx.DB, store.Settings{ShopID: shop.ID, Step2Enabled: in.Step2Enabled,
 			Step2DelaySeconds: in.Step2DelaySeconds, Step3Enabled: in.Step3Enabled, Step3DelaySeconds: in.Step3DelaySeconds,
 			Threshold: in.Threshold, MaxCycles: in.MaxCycles, SenderName: strings.TrimSpace(in.SenderName),
-			ReplyTo: NormalizeEmail(in.ReplyTo), BrandColor: in.BrandColor}); err != nil {
+			ReplyTo: NormalizeEmail(in.ReplyTo), BrandColor: in.BrandColor, LogoURL: strings.TrimSpace(in.LogoURL)}); err != nil {
 			return err
 		}
 		for _, c := range in.Copy {
@@ -178,18 +183,13 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	})
 }
 
-// Preview renders one step with the given copy and the sample product.
-func (f *Flow) Preview(c CopyInput, brandColor string) (email.Rendered, error) {
-	if c.Step < 1 || c.Step > 3 {
-		return email.Rendered{}, ValidationError{{Field: "step", Message: "steps are 1, 2 and 3"}}
-	}
-	d := sampleData
-	d.Step, d.BrandColor = c.Step, brandColor
-	r, err := f.cfg.Renderer.Render(d, email.Copy{Subject: c.Subject, Preheader: c.Preheader, Heading: c.Heading, Body: c.Body, Button: c.Button})
-	if err != nil {
-		return email.Rendered{}, ValidationError{{Field: "copy", Message: err.Error()}}
-	}
-	return r, nil
+// validLogoURL accepts an absolute https URL with a host and no
+// credentials: it goes into every email's <img src>.
+func validLogoURL(raw string) bool {
+	raw = strings.TrimSpace(raw)
+	u, err := url.Parse(raw)
+	return err == nil && len(raw) <= 1000 && u.Scheme == "https" && u.Host != "" && u.User == nil &&
+		!strings.ContainsAny(raw, " \t\r\n\"'<>")
 }
 
 // copyFor picks the copy of a step for a shopper's locale: the exact

@@ -21,6 +21,11 @@ type Settings struct {
 	SenderName string
 	ReplyTo    string
 	BrandColor string
+	// LogoURL is an https image shown above the emails ("" for none).
+	LogoURL string
+	// TestSentAt is when the merchant last sent themselves a test email
+	// (the onboarding checklist).
+	TestSentAt *time.Time
 	UpdatedAt  time.Time
 }
 
@@ -53,5 +58,13 @@ func SettingsFor(ctx context.Context, db *gorm.DB, shopID int64) (Settings, erro
 // SaveSettings stores a shop's settings.
 func SaveSettings(ctx context.Context, db *gorm.DB, s Settings) error {
 	s.UpdatedAt = db.Config.NowFunc()
-	return db.WithContext(ctx).Save(&s).Error
+	// test_sent_at is kept by MarkTestSent only: a save of the form must not
+	// forget that a test went out.
+	return db.WithContext(ctx).Omit("test_sent_at").Save(&s).Error
+}
+
+// MarkTestSent records that the shop sent itself a test email at t.
+func MarkTestSent(ctx context.Context, db *gorm.DB, shopID int64, t time.Time) error {
+	return db.WithContext(ctx).Model(&Settings{}).Where("shop_id = ?", shopID).
+		Updates(map[string]any{"test_sent_at": t}).Error
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/restockrelay/restockrelay/app/restock"
+	"github.com/restockrelay/restockrelay/app/store"
 )
 
 // apiError is the JSON error body: {"error": "...", "code": "..."}; the
@@ -49,7 +50,7 @@ func statusOf(err error) int {
 		return http.StatusConflict
 	case errors.Is(err, restock.ErrCatalogUnavailable):
 		return http.StatusServiceUnavailable
-	case errors.Is(err, restock.ErrBadToken):
+	case errors.Is(err, restock.ErrBadToken), errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError

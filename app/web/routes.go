@@ -24,12 +24,20 @@ func (s *Server) routes() {
 	// and its JSON API (session token in Authorization).
 	e.GET("/", s.root)
 	e.GET("/app", s.appPage)
+	e.GET("/assets/*", s.asset)
 	admin := e.Group("/api/admin", s.requireSessionToken)
 	admin.GET("/shop", s.adminShop)
 	admin.GET("/data-requests", s.adminDataRequests)
 	admin.GET("/settings", s.adminSettings)
 	admin.PUT("/settings", s.adminSaveSettings)
-	admin.POST("/preview", s.adminPreview)
+	admin.POST("/preview", s.adminShopPreview)
+	admin.POST("/test-email", s.adminTestEmail)
+	admin.GET("/demand", s.adminDemand)
+	admin.GET("/products", s.adminProducts)
+	admin.GET("/subscribers", s.adminSubscribers)
+	admin.GET("/subscribers.csv", s.adminExport)
+	admin.DELETE("/subscribers/:id", s.adminDeleteSubscriber)
+	admin.GET("/onboarding", s.adminOnboarding)
 
 	// SendGrid's Event Webhook: ECDSA-signed body.
 	e.POST("/sendgrid/events", s.sendgridEvents)

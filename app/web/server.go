@@ -46,6 +46,9 @@ type Config struct {
 	EventKey *ecdsa.PublicKey
 	// SignupLimits bound the storefront form (zero: DefaultSignupLimits).
 	SignupLimits SignupLimits
+	// TestEmailLimit bounds the admin's test emails per shop (zero:
+	// DefaultTestEmailLimit).
+	TestEmailLimit RateLimit
 	// ProxyMaxSkew bounds the age of an app-proxy signature (default 5 min).
 	ProxyMaxSkew time.Duration
 }
@@ -57,6 +60,7 @@ type Server struct {
 	log    *slog.Logger
 	echo   *echo.Echo
 	limits signupLimits
+	tests  *limiter // test emails per shop
 }
 
 // signupLimits guard the public storefront form: per shopper IP, per email
@@ -74,6 +78,10 @@ var DefaultSignupLimits = SignupLimits{
 	PerEmail: RateLimit{Every: 30 * time.Second, Burst: 8},
 	PerShop:  RateLimit{Every: 20 * time.Millisecond, Burst: 200},
 }
+
+// DefaultTestEmailLimit: a merchant tries a few versions of the copy; the
+// app is not a way to mail anyone anything.
+var DefaultTestEmailLimit = RateLimit{Every: time.Minute, Burst: 5}
 
 // RateLimit is a token bucket: one token per Every, at most Burst saved.
 type RateLimit struct {
@@ -104,6 +112,10 @@ func New(cfg Config) *Server {
 		email: newLimiter(l.PerEmail.Every, l.PerEmail.Burst),
 		shop:  newLimiter(l.PerShop.Every, l.PerShop.Burst),
 	}}
+	if cfg.TestEmailLimit == (RateLimit{}) {
+		cfg.TestEmailLimit = DefaultTestEmailLimit
+	}
+	s.tests = newLimiter(cfg.TestEmailLimit.Every, cfg.TestEmailLimit.Burst)
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {
 			cfg.Logger.Error("panic in handler", "path", c.Path(), "error", err, "stack", string(stack))

@@ -136,7 +136,7 @@ func New(t testing.TB, databaseURL string, opts ...Options) *Env {
 		limits = *o.SignupLimits
 	}
 	srv := web.New(web.Config{Flow: flow, Store: st, Logger: log, Secrets: []string{Secret}, Dev: true, EventKey: o.EventKey, SignupLimits: limits,
-		APIKey: APIKey, AppURL: baseURL, Scopes: "read_products,read_inventory,read_orders,write_app_proxy", OAuth: oauth})
+		APIKey: APIKey, AppURL: baseURL, Scopes: "read_products,read_inventory,read_orders,read_themes,write_app_proxy", OAuth: oauth})
 	e.Server.Config.Handler = srv.Handler()
 	e.Server.Start()
 	t.Cleanup(e.Server.Close)

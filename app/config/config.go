@@ -111,7 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 		return Config{}, fmt.Errorf("LOG_LEVEL must be debug, info, warn or error, not %q", first("LOG_LEVEL"))
 	}
 	if c.Scopes == "" {
-		c.Scopes = "read_products,read_inventory,read_orders,write_app_proxy"
+		c.Scopes = "read_products,read_inventory,read_orders,read_themes,write_app_proxy"
 	}
 	if c.APIVersion == "" {
 		c.APIVersion = "2026-10"

@@ -77,7 +77,7 @@ const (
 	// while its replacement is unused, from its first use.
 	oauthRecoveryPeriod = 30 * 24 * time.Hour
 	// DefaultOAuthScope is the scope granted unless SetOAuthScope says else.
-	DefaultOAuthScope = "read_products,read_inventory,read_orders,write_app_proxy"
+	DefaultOAuthScope = "read_products,read_inventory,read_orders,read_themes,write_app_proxy"
 
 	oauthGrantTypeExchange = "urn:ietf:params:oauth:grant-type:token-exchange"
 	oauthTokenTypeIDToken  = "urn:ietf:params:oauth:token-type:id_token"

@@ -491,6 +491,8 @@ func sfBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-extensions", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.Flag("force-color-profile", "srgb"),
+		// Tests are offline: App Bridge's CDN (the admin page) fails at once instead of waiting on DNS.
+		chromedp.Flag("host-resolver-rules", "MAP cdn.shopify.com 127.0.0.1:9"),
 		chromedp.UserDataDir(profile),
 	)
 	ctx, cancel := chromedp.NewContext(alloc)

@@ -123,7 +123,8 @@ func (s *Server) appPage(c echo.Context) error {
 	// The admin page itself has no inline script: only the CDN's App
 	// Bridge and our own file may run.
 	c.Set(cspKey, strings.Replace(c.Get(cspKey).(string), " 'unsafe-inline'", "", 1))
-	return s.page(c, http.StatusOK, "app.html", map[string]any{"Title": "Restock Relay", "APIKey": s.cfg.APIKey, "Shop": st.Shop, "AssetVersion": assetVersion})
+	return s.page(c, http.StatusOK, "app.html", map[string]any{"Title": "Restock Relay", "APIKey": s.cfg.APIKey, "Shop": st.Shop, "AssetVersion": assetVersion,
+		"DevShim": s.cfg.Dev && q.Get("dev") == "1"})
 }
 
 // embeddedHeaders let the Shopify admin, and only it, frame the page.

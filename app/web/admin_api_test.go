@@ -413,3 +413,65 @@ func TestAdminOnboardingReadsTheTheme(t *testing.T) {
 		}
 	}
 }
+
+// TestDevAdmin: in development, /dev/admin opens the page for a shop from
+// this machine only, with a token stand-in the page can call.
+func TestDevAdmin(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.DatabaseURL(t, "sqlite"))
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(e.Server.URL + "/dev/admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 302 || loc.Path != "/app" || loc.Query().Get("shop") != apptest.ShopDomain || loc.Query().Get("dev") != "1" {
+		t.Fatalf("/dev/admin: %d %s", resp.StatusCode, loc)
+	}
+	page, err := http.Get(e.Server.URL + loc.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	if page.StatusCode != 200 || !strings.Contains(string(b), `src="/dev/app-bridge-shim.js"`) {
+		t.Fatalf("dev page: %d", page.StatusCode)
+	}
+	tok, _ := http.Get(e.Server.URL + "/dev/session-token?shop=" + apptest.ShopDomain)
+	tb, _ := io.ReadAll(tok.Body)
+	tok.Body.Close()
+	if r := getRaw(t, e, "/api/admin/shop", string(tb)); r.StatusCode != 200 {
+		t.Fatalf("a dev token is refused: %d", r.StatusCode)
+	}
+	for _, c := range []struct {
+		path, xff string
+		want      int
+	}{
+		{"/dev/session-token?shop=nobody.myshopify.com", "", 400},
+		{"/dev/session-token?shop=evil.com", "", 400},
+		{"/dev/session-token?shop=" + apptest.ShopDomain, "203.0.113.9", 403},
+	} {
+		req, _ := http.NewRequest("GET", e.Server.URL+c.path, nil)
+		if c.xff != "" {
+			req.Header.Set("X-Forwarded-For", c.xff)
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != c.want {
+			t.Errorf("%s (XFF %q): %d, want %d", c.path, c.xff, r.StatusCode, c.want)
+		}
+	}
+	// Without dev=1 (and in production) the page has no stand-in.
+	q := loc.Query()
+	q.Del("dev")
+	page, _ = http.Get(e.Server.URL + "/app?" + q.Encode())
+	b, _ = io.ReadAll(page.Body)
+	page.Body.Close()
+	if strings.Contains(string(b), "app-bridge-shim") {
+		t.Fatal("the stand-in is on the page without dev=1")
+	}
+}

@@ -51,4 +51,10 @@ func (s *Server) routes() {
 		e.GET("/dev/outbox", s.outboxList)
 		e.GET("/dev/outbox/:name", s.outboxShow)
 	}
+	if s.cfg.Dev {
+		dev := e.Group("/dev", s.devOnlyLocal)
+		dev.GET("/admin", s.devAdmin)
+		dev.GET("/session-token", s.devToken)
+		dev.GET("/app-bridge-shim.js", s.devShim)
+	}
 }

@@ -1,0 +1,111 @@
+package restock_test
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/restockrelay/restockrelay/app/apptest"
+	rr "github.com/restockrelay/restockrelay/app/restock"
+)
+
+// BenchmarkAdminSubscribers100k: the admin's subscriber list and export
+// over 100,000 shoppers of one shop: the first page, a page deep in the
+// list, an email search, a status filter, and the whole CSV. PostgreSQL
+// (BENCH_DIALECT=sqlite for SQLite).
+//
+//	go test -run '^$' -bench AdminSubscribers100k -benchtime 1x ./app/restock/
+func BenchmarkAdminSubscribers100k(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("BENCH_SHOPPERS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	dialect := "postgres"
+	if v := os.Getenv("BENCH_DIALECT"); v != "" {
+		dialect = v
+	}
+	e := apptest.New(b, apptest.DatabaseURL(b, dialect))
+	e.Shopify.PutVariant(apptest.ShopDomain, apptest.Variant(variantID))
+	if code, _ := e.Subscribe("first@example.com", variantID); code != 201 {
+		b.Fatal("subscribe")
+	}
+	now := e.Clock.Now()
+	var rows strings.Builder
+	for start := 1; start < n; start += 5000 {
+		rows.Reset()
+		args := []any{}
+		for i := start; i < min(start+5000, n); i++ {
+			if rows.Len() > 0 {
+				rows.WriteString(",")
+			}
+			st := []string{"waiting", "notified", "converted", "unsubscribed"}[i%4]
+			rows.WriteString("(?, ?, 0, ?, 'en', false, ?, 0, ?, ?)")
+			args = append(args, e.Shop.ID, variantID, fmt.Sprintf("shopper%06d@example.com", i), st, now, now)
+		}
+		if err := e.Store.DB.Exec("INSERT INTO subscriptions (shop_id, variant_id, product_id, email, locale, accepts_marketing, status, cycles, created_at, updated_at) VALUES "+rows.String(), args...).Error; err != nil {
+			b.Fatal(err)
+		}
+	}
+	if dialect == "postgres" {
+		e.Store.DB.Exec("ANALYZE subscriptions")
+	}
+	ctx := b.Context()
+	timeIt := func(name string, fn func() int) {
+		start := time.Now()
+		got := fn()
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, name+"-ms")
+		if got == 0 {
+			b.Fatalf("%s found nothing", name)
+		}
+	}
+	for range b.N {
+		var mid int64
+		timeIt("first-page", func() int {
+			p, err := e.Flow.Subscribers(ctx, apptest.ShopDomain, rr.SubscriberQuery{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			mid = p.Subscribers[0].ID - int64(n/2)
+			return len(p.Subscribers)
+		})
+		timeIt("deep-page", func() int {
+			p, err := e.Flow.Subscribers(ctx, apptest.ShopDomain, rr.SubscriberQuery{Before: mid})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return len(p.Subscribers)
+		})
+		timeIt("search", func() int {
+			p, err := e.Flow.Subscribers(ctx, apptest.ShopDomain, rr.SubscriberQuery{Search: "shopper054321"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return int(p.Total)
+		})
+		timeIt("status-filter", func() int {
+			p, err := e.Flow.Subscribers(ctx, apptest.ShopDomain, rr.SubscriberQuery{Status: "converted"})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return int(p.Total)
+		})
+		timeIt("csv", func() int {
+			rows, err := e.Flow.ExportSubscribers(ctx, apptest.ShopDomain, rr.SubscriberQuery{}, io.Discard, func() {})
+			if err != nil {
+				b.Fatal(err)
+			}
+			return rows
+		})
+		timeIt("demand", func() int {
+			d, err := e.Flow.Demand(ctx, apptest.ShopDomain)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return len(d)
+		})
+	}
+}

@@ -25,6 +25,8 @@ type OutboxEmail struct {
 	File       string            `json:"-"`
 	To         string            `json:"to"`
 	From       string            `json:"from"`
+	FromName   string            `json:"from_name,omitempty"`
+	ReplyTo    string            `json:"reply_to,omitempty"`
 	Subject    string            `json:"subject"`
 	Text       string            `json:"text"`
 	HTML       string            `json:"html"`
@@ -47,8 +49,11 @@ func (o *Outbox) Send(ctx context.Context, m *Message) (Result, error) {
 		if err := ctx.Err(); err != nil {
 			return res, err
 		}
-		e := OutboxEmail{To: r.Email, From: m.From.Email, Subject: r.Apply(m.Subject), Text: r.Apply(m.Text), HTML: r.Apply(m.HTML),
+		e := OutboxEmail{To: r.Email, From: m.From.Email, FromName: m.From.Name, Subject: r.Apply(m.Subject), Text: r.Apply(m.Text), HTML: r.Apply(m.HTML),
 			Headers: r.Headers, CustomArgs: r.CustomArgs, SentAt: now}
+		if m.ReplyTo != nil {
+			e.ReplyTo = m.ReplyTo.Email
+		}
 		b, err := json.MarshalIndent(e, "", "  ")
 		if err != nil {
 			return res, err

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -157,9 +158,28 @@ func (s *Server) adminSettings(c echo.Context) error {
 // (session token). Saves everything or nothing: 422 lists each field's
 // problem for inline messages. Idempotent.
 func (s *Server) adminSaveSettings(c echo.Context) error {
-	var in restock.SettingsInput
-	if err := decodeJSON(c, &in); err != nil {
-		return c.JSON(http.StatusBadRequest, apiError{Error: "the settings must be a JSON object: " + err.Error()})
+	// Fields the body leaves out keep their saved values (so "change the
+	// reminder delay" cannot switch the reminder off); "copy", when sent,
+	// lists the copy to save (entries not listed are kept).
+	cur, err := s.flow.ShopSettings(c.Request().Context(), session(c).Shop)
+	if err != nil {
+		return s.jsonError(c, err)
+	}
+	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAdminBody+1))
+	if err != nil || len(raw) > maxAdminBody {
+		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "the settings are larger than 256 KiB"})
+	}
+	in := cur.Settings
+	var probe map[string]json.RawMessage
+	if json.Unmarshal(raw, &probe) == nil {
+		if _, ok := probe["copy"]; ok {
+			in.Copy = nil
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the settings must be a JSON object with the fields GET /api/admin/settings returns under \"settings\": " + err.Error()})
 	}
 	if err := s.flow.SaveShopSettings(c.Request().Context(), session(c).Shop, in); err != nil {
 		return s.validationOr(c, err)

@@ -475,3 +475,27 @@ func TestDevAdmin(t *testing.T) {
 		t.Fatal("the stand-in is on the page without dev=1")
 	}
 }
+
+// TestAdminSettingsPartialPut: a body with one field changes that field
+// only (regression: {"step2_delay_seconds":7200} used to switch the
+// reminder off and zero the other fields).
+func TestAdminSettingsPartialPut(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.DatabaseURL(t, "sqlite"))
+	code, got := adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, map[string]any{"step2_delay_seconds": 7200})
+	s := got["settings"].(map[string]any)
+	if code != 200 || s["step2_delay_seconds"] != float64(7200) || s["step2_enabled"] != true || s["max_cycles"] != float64(3) || len(s["copy"].([]any)) != 3 {
+		t.Fatalf("partial put: %d %v", code, got)
+	}
+	// The GET shape sent back is refused with a pointer to the right one.
+	code, got = adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, map[string]any{"settings": s})
+	if code != 400 || !strings.Contains(got["error"].(string), `under "settings"`) {
+		t.Fatalf("wrapped put: %d %v", code, got)
+	}
+	// Sending copy replaces the copy listed; the rest stays.
+	code, got = adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, map[string]any{"copy": []map[string]any{
+		{"step": 2, "subject": "Soon gone", "heading": "h", "body": "b", "button": "Buy"}}})
+	if code != 200 || !strings.Contains(mustJSON(got), "Soon gone") || got["settings"].(map[string]any)["step2_delay_seconds"] != float64(7200) {
+		t.Fatalf("copy put: %d %v", code, got)
+	}
+}

@@ -55,7 +55,10 @@ func (s *Server) devShop(c echo.Context) (string, error) {
 		return "", err
 	}
 	if len(shops) != 1 {
-		return "", fmt.Errorf("name the shop: /dev/admin?shop=NAME.myshopify.com (the database has %d)", len(shops))
+		if len(shops) == 0 {
+			return "", fmt.Errorf("no shop in the database yet: run `restockrelay shop add --shop NAME.myshopify.com --token TOKEN` (or `go run ./app shop add …`), then reload")
+		}
+		return "", fmt.Errorf("several shops are in the database: name one, /dev/admin?shop=NAME.myshopify.com")
 	}
 	return shops[0].Domain, nil
 }

@@ -259,6 +259,12 @@
     });
   }
 
+  // The form's labels for the API's field names, for the error banner.
+  var FIELD_LABELS = { step2_delay_seconds: "Reminder after (hours)", step3_delay_seconds: "Last chance after (hours)",
+    threshold: "Restock threshold", max_cycles: "Restocks a shopper waits for", sender_name: "Sender name",
+    reply_to: "Reply-to address", brand_color: "Button colour", logo_url: "Logo URL", subject: "Subject",
+    preheader: "Preview text", heading: "Heading", body: "Body", button: "Button label", locale: "Language" };
+
   function showErrorBanner(errs) {
     var b = $("#settings-errors");
     b.textContent = "";
@@ -266,9 +272,10 @@
     b.appendChild(el("strong", { text: "Nothing was saved. Please fix:" }));
     var ul = el("ul");
     errs.forEach(function (fe) {
-      var where = fe.field;
-      if (fe.copy) where = STEP_NAMES[fe.copy.step] + (fe.copy.locale ? " (" + (LOCALES[fe.copy.locale] || fe.copy.locale) + ")" : "") + ", " + fe.field.replace(/^copy\[\d+\]\./, "");
-      ul.appendChild(el("li", { text: where.replace(/_/g, " ") + ": " + fe.message }));
+      var name = fe.field.replace(/^copy\[\d+\]\./, "");
+      var where = FIELD_LABELS[name] || name.replace(/_/g, " ");
+      if (fe.copy) where = STEP_NAMES[fe.copy.step] + (fe.copy.locale ? " (" + (LOCALES[fe.copy.locale] || fe.copy.locale) + ")" : "") + ", " + where;
+      ul.appendChild(el("li", { text: where + ": " + fe.message }));
     });
     b.appendChild(ul);
     b.hidden = false;
@@ -528,7 +535,10 @@
       });
       subs.next = d.next;
       $("#sub-count").textContent = d.total.toLocaleString() + (d.total === 1 ? " subscriber" : " subscribers");
+      var filtered = subFilters().toString() !== "";
+      $("#sub-empty").textContent = filtered ? "No subscribers match." : "No subscribers yet. Shoppers who ask to be told about a sold-out product show up here.";
       $("#sub-empty").hidden = d.subscribers.length > 0;
+      $("#sub-export").disabled = d.total === 0;
       $("#sub-next").disabled = !d.next;
       $("#sub-prev").disabled = subs.history.length === 0;
       $("#sub-table").removeAttribute("aria-busy");

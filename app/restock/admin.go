@@ -114,8 +114,8 @@ func (q *SubscriberQuery) Validate() error {
 	if q.Status != "" && !contains(SubscriberStatuses, q.Status) {
 		return ValidationError{{Field: "status", Message: "status is one of " + strings.Join(SubscriberStatuses, ", ")}}
 	}
-	if len(q.Search) > 254 {
-		return ValidationError{{Field: "q", Message: "the search is at most 254 characters"}}
+	if len(q.Search) > 254 || hasControl(q.Search, false) {
+		return ValidationError{{Field: "q", Message: "the search is at most 254 characters, without control characters"}}
 	}
 	if q.Limit <= 0 {
 		q.Limit = 50
@@ -370,6 +370,8 @@ func (in PreviewInput) validate() error {
 		{"heading", in.Heading}, {"body", in.Body}, {"button", in.Button}} {
 		if len(fld.value) > 4000 {
 			errs = append(errs, FieldError{Field: fld.name, Message: fld.name + " is too long"})
+		} else if hasControl(fld.value, fld.name == "body") {
+			errs = append(errs, FieldError{Field: fld.name, Message: fld.name + " must not contain control characters"})
 		} else if _, err := email.Expand(fld.value, sampleData); err != nil {
 			errs = append(errs, FieldError{Field: fld.name, Message: err.Error()})
 		}
@@ -452,14 +454,40 @@ type TestInput struct {
 	To string `json:"to"`
 }
 
+// ValidateTest checks a test send as a save would check its copy, before
+// anything counts against the shop's test-email allowance.
+func ValidateTest(in TestInput) error {
+	var errs ValidationError
+	if !ValidEmail(NormalizeEmail(in.To)) {
+		errs = append(errs, FieldError{Field: "to", Message: "enter the email address the test should go to, such as you@example.com"})
+	}
+	if err := in.PreviewInput.validate(); err != nil {
+		errs = append(errs, err.(ValidationError)...)
+	} else {
+		for _, fld := range []struct {
+			name, value string
+			min, max    int
+		}{{"subject", in.Subject, 1, 200}, {"preheader", in.Preheader, 0, 200}, {"heading", in.Heading, 1, 200},
+			{"body", in.Body, 1, 2000}, {"button", in.Button, 1, 50}} {
+			if msg := copyFieldProblem(fld.name, fld.value, fld.min, fld.max); msg != "" {
+				errs = append(errs, FieldError{Field: fld.name, Message: msg})
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
 // SendTest renders a step as ShopPreview does and sends it to one address
 // through the real sender (SendGrid or the outbox), with "[Test]" before
 // the subject. It records the send for the onboarding checklist.
 func (f *Flow) SendTest(ctx context.Context, shopDomain string, in TestInput) (PreviewResult, error) {
-	to := NormalizeEmail(in.To)
-	if !ValidEmail(to) {
-		return PreviewResult{}, ValidationError{{Field: "to", Message: "enter the email address the test should go to, such as you@example.com"}}
+	if err := ValidateTest(in); err != nil {
+		return PreviewResult{}, err
 	}
+	to := NormalizeEmail(in.To)
 	shop, err := store.ShopByDomain(ctx, f.db.DB, shopDomain)
 	if err != nil {
 		return PreviewResult{}, err

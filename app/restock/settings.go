@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/restockrelay/restockrelay/app/email"
 	"github.com/restockrelay/restockrelay/app/store"
@@ -108,7 +110,7 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	if in.Step2DelaySeconds < 3600 || in.Step2DelaySeconds > 7*86400 {
 		bad("step2_delay_seconds", "the reminder goes between 1 hour and 7 days after the restock")
 	}
-	if in.Step3Enabled && (in.Step3DelaySeconds <= in.Step2DelaySeconds || in.Step3DelaySeconds > 14*86400) {
+	if in.Step3DelaySeconds < 0 || in.Step3DelaySeconds > 14*86400 || (in.Step3Enabled && in.Step3DelaySeconds <= in.Step2DelaySeconds) {
 		bad("step3_delay_seconds", "the last-chance email goes after the reminder and within 14 days")
 	}
 	if in.Threshold < 0 || in.Threshold > 100000 {
@@ -117,7 +119,7 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	if in.MaxCycles < 1 || in.MaxCycles > 10 {
 		bad("max_cycles", "shoppers keep waiting for 1 to 10 restocks")
 	}
-	if len(in.SenderName) > 100 || strings.ContainsAny(in.SenderName, "\r\n<>\",;") {
+	if len([]rune(in.SenderName)) > 100 || strings.ContainsAny(in.SenderName, "<>\",;") || hasControl(in.SenderName, false) {
 		bad("sender_name", "the sender name is up to 100 characters, without < > \" , ; or line breaks")
 	}
 	if in.ReplyTo != "" && !ValidEmail(NormalizeEmail(in.ReplyTo)) {
@@ -136,10 +138,10 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 			bad(at+"step", "steps are 1, 2 and 3")
 			continue
 		}
-		if c.Locale != "" && cleanLocale(c.Locale) == "" {
+		if c.Locale != "" && copyLocale(c.Locale) == "" {
 			bad(at+"locale", "a locale looks like en, de or pt-BR")
 		}
-		key := fmt.Sprint(c.Step, "|", strings.ToLower(c.Locale))
+		key := fmt.Sprint(c.Step, "|", copyLocale(c.Locale))
 		if seen[key] {
 			bad(at+"locale", "this step already has copy for that locale")
 		}
@@ -149,12 +151,8 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 			min, max    int
 		}{{"subject", c.Subject, 1, 200}, {"preheader", c.Preheader, 0, 200}, {"heading", c.Heading, 1, 200},
 			{"body", c.Body, 1, 2000}, {"button", c.Button, 1, 50}} {
-			if n := len([]rune(strings.TrimSpace(fld.value))); n < fld.min || n > fld.max {
-				bad(at+fld.name, fmt.Sprintf("%s is %d to %d characters", fld.name, fld.min, fld.max))
-				continue
-			}
-			if _, err := email.Expand(fld.value, sampleData); err != nil {
-				bad(at+fld.name, err.Error())
+			if msg := copyFieldProblem(fld.name, fld.value, fld.min, fld.max); msg != "" {
+				bad(at+fld.name, msg)
 			}
 		}
 	}
@@ -166,6 +164,11 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 		return err
 	}
 	return f.tx(ctx, func(tx *txn) error {
+		// The copy sent is the shop's whole copy: entries left out (a
+		// removed translation) are deleted.
+		if err := tx.Where("shop_id = ?", shop.ID).Delete(&store.Copy{}).Error; err != nil {
+			return err
+		}
 		if err := store.SaveSettings(ctx, tx.DB, store.Settings{ShopID: shop.ID, Step2Enabled: in.Step2Enabled,
 			Step2DelaySeconds: in.Step2DelaySeconds, Step3Enabled: in.Step3Enabled, Step3DelaySeconds: in.Step3DelaySeconds,
 			Threshold: in.Threshold, MaxCycles: in.MaxCycles, SenderName: strings.TrimSpace(in.SenderName),
@@ -173,7 +176,7 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 			return err
 		}
 		for _, c := range in.Copy {
-			if err := store.SaveCopy(ctx, tx.DB, store.Copy{ShopID: shop.ID, Step: c.Step, Locale: strings.ToLower(c.Locale),
+			if err := store.SaveCopy(ctx, tx.DB, store.Copy{ShopID: shop.ID, Step: c.Step, Locale: copyLocale(c.Locale),
 				Subject: strings.TrimSpace(c.Subject), Preheader: strings.TrimSpace(c.Preheader), Heading: strings.TrimSpace(c.Heading),
 				Body: strings.TrimSpace(c.Body), Button: strings.TrimSpace(c.Button)}); err != nil {
 				return err
@@ -183,19 +186,54 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	})
 }
 
+// copyLocale is the stored form of a copy's locale: trimmed, lower case,
+// "-" between parts ("pt_BR" → "pt-br"); "" for the default or a bad one.
+func copyLocale(s string) string {
+	return strings.ToLower(strings.ReplaceAll(cleanLocale(s), "_", "-"))
+}
+
+// hasControl reports control characters (NUL, escapes, line and paragraph
+// separators); multiline allows line breaks and tabs (the body).
+func hasControl(s string, multiline bool) bool {
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError {
+			return true
+		}
+	}
+	return false
+}
+
+// copyFieldProblem checks one field of copy: its length in characters,
+// control characters, and its variables.
+func copyFieldProblem(name, value string, minLen, maxLen int) string {
+	if n := len([]rune(strings.TrimSpace(value))); n < minLen || n > maxLen {
+		return fmt.Sprintf("%s is %d to %d characters", name, minLen, maxLen)
+	}
+	if hasControl(value, name == "body") {
+		return name + " must not contain control characters" + map[bool]string{true: "", false: " or line breaks"}[name == "body"]
+	}
+	if _, err := email.Expand(value, sampleData); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 // validLogoURL accepts an absolute https URL with a host and no
 // credentials: it goes into every email's <img src>.
 func validLogoURL(raw string) bool {
 	raw = strings.TrimSpace(raw)
 	u, err := url.Parse(raw)
-	return err == nil && len(raw) <= 1000 && u.Scheme == "https" && u.Host != "" && u.User == nil &&
+	return err == nil && !hasControl(raw, false) && len(raw) <= 1000 && u.Scheme == "https" && u.Host != "" && u.User == nil &&
 		!strings.ContainsAny(raw, " \t\r\n\"'<>")
 }
 
 // copyFor picks the copy of a step for a shopper's locale: the exact
 // locale, then its language, then the shop's default, then the built-in.
 func copyFor(saved []store.Copy, r *email.Renderer, step int, locale string) email.Copy {
-	locale = strings.ToLower(locale)
+	locale = strings.ToLower(strings.ReplaceAll(locale, "_", "-"))
 	lang, _, _ := strings.Cut(locale, "-")
 	var best *store.Copy
 	rank := 0

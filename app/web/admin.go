@@ -167,7 +167,7 @@ func (s *Server) adminSaveSettings(c echo.Context) error {
 	}
 	raw, err := io.ReadAll(io.LimitReader(c.Request().Body, maxAdminBody+1))
 	if err != nil || len(raw) > maxAdminBody {
-		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "the settings are larger than 256 KiB"})
+		return c.JSON(http.StatusRequestEntityTooLarge, apiError{Error: "the settings are larger than 1 MiB; save fewer translations at a time"})
 	}
 	in := cur.Settings
 	var probe map[string]json.RawMessage
@@ -195,8 +195,9 @@ func (s *Server) validationOr(c echo.Context, err error) error {
 	return s.jsonError(c, err)
 }
 
-// maxAdminBody bounds the admin API's request bodies.
-const maxAdminBody = 256 << 10
+// maxAdminBody bounds the admin API's request bodies: room for three
+// steps of copy in every language the page offers, in any script.
+const maxAdminBody = 1 << 20
 
 func decodeJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(io.LimitReader(c.Request().Body, maxAdminBody))

@@ -141,6 +141,11 @@ func (s *Server) adminTestEmail(c echo.Context) error {
 		return c.JSON(http.StatusBadRequest, apiError{Error: "the test request must be a JSON object: " + err.Error()})
 	}
 	shop := session(c).Shop
+	// Only a send that can go counts against the allowance: a typo in the
+	// address is a 422, not a minute's wait.
+	if err := restock.ValidateTest(in); err != nil {
+		return s.validationOr(c, err)
+	}
 	if ok, wait := s.tests.allow(shop, s.flow.Now()); !ok {
 		return s.rateLimited(c, wait)
 	}

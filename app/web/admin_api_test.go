@@ -499,3 +499,100 @@ func TestAdminSettingsPartialPut(t *testing.T) {
 		t.Fatalf("copy put: %d %v", code, got)
 	}
 }
+
+// TestAdminHostileInputs: each row is an input a hostile review found
+// answered with a 500 (PostgreSQL), stored unusable, or let through.
+func TestAdminHostileInputs(t *testing.T) {
+	t.Parallel()
+	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
+		e := apptest.New(t, dsn)
+		base := map[string]any{"step2_enabled": false, "step2_delay_seconds": 3600, "step3_enabled": false, "step3_delay_seconds": 7200, "threshold": 0, "max_cycles": 3}
+		with := func(k string, v any) map[string]any {
+			m := map[string]any{}
+			for a, b := range base {
+				m[a] = b
+			}
+			m[k] = v
+			return m
+		}
+		copyWith := func(locale, subject string) map[string]any {
+			return map[string]any{"step": 2, "locale": locale, "subject": subject, "heading": "h", "body": "b", "button": "Buy"}
+		}
+		for _, c := range []struct {
+			name  string
+			body  map[string]any
+			field string
+		}{
+			{"int4 overflow", with("step3_delay_seconds", 99999999999), "step3_delay_seconds"},
+			{"negative disabled step 3", with("step3_delay_seconds", -999999999999), "step3_delay_seconds"},
+			{"NUL in sender", with("sender_name", "A\u0000B"), "sender_name"},
+			{"escape in sender", with("sender_name", "Shop\u2028Name\u001b[31m"), "sender_name"},
+			{"NUL in subject", with("copy", []any{copyWith("", "hi\u0000there")}), "copy[0].subject"},
+			{"CRLF in subject", with("copy", []any{copyWith("", "s\r\nBcc: evil@y.com")}), "copy[0].subject"},
+			{"same locale twice", with("copy", []any{copyWith("de", "a"), copyWith("de ", "b")}), "copy[1].locale"},
+			{"control in logo fragment", with("logo_url", "https://x.com/a.png#\u0000\u0007"), "logo_url"},
+		} {
+			code, got := adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, c.body)
+			if code != 422 || !strings.Contains(mustJSON(got), `"field":"`+c.field+`"`) {
+				t.Errorf("%s: %d %v", c.name, code, got)
+			}
+		}
+		// A sender name of 40 characters in three bytes each is fine.
+		if code, got := adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, with("sender_name", strings.Repeat("東京雑貨店", 8))); code != 200 {
+			t.Errorf("multi-byte sender name: %d %v", code, got)
+		}
+		// Locales are stored in one form, so the same language cannot be
+		// saved twice and shoppers' locales find it.
+		code, _ := adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, map[string]any{"copy": []any{copyWith(" PT_br ", "Oi")}})
+		var saved []store.Copy
+		e.Store.DB.Where("shop_id = ?", e.Shop.ID).Find(&saved)
+		if code != 200 || len(saved) != 1 || saved[0].Locale != "pt-br" {
+			t.Fatalf("locale stored as %+v (%d)", saved, code)
+		}
+		// Copy left out of a save is removed (the page's "Remove this translation").
+		if code, _ := adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, map[string]any{"copy": []any{}}); code != 200 ||
+			e.Count(&store.Copy{}, "shop_id = ?", e.Shop.ID) != 0 {
+			t.Fatalf("copy not removed: %d rows", e.Count(&store.Copy{}, "shop_id = ?", e.Shop.ID))
+		}
+		// NUL in the search: 422, and the CSV says so before any row.
+		if code, _ := adminDo(t, e, http.MethodGet, "/api/admin/subscribers?q=a%00b", apptest.ShopDomain, nil); code != 422 {
+			t.Errorf("NUL search: %d", code)
+		}
+		if r := getRaw(t, e, "/api/admin/subscribers.csv?q=a%00b", e.SessionToken(apptest.ShopDomain)); r.StatusCode != 422 {
+			t.Errorf("NUL export: %d", r.StatusCode)
+		}
+		// Rejected test emails do not use up the allowance; blank copy is refused.
+		for range 6 {
+			if code, _ := adminDo(t, e, http.MethodPost, "/api/admin/test-email", apptest.ShopDomain, map[string]any{"to": "typo@gmail", "step": 1,
+				"subject": "s", "heading": "h", "body": "b", "button": "x"}); code != 422 {
+				t.Fatalf("typo address: %d", code)
+			}
+		}
+		if code, got := adminDo(t, e, http.MethodPost, "/api/admin/test-email", apptest.ShopDomain, map[string]any{"to": "x@example.com", "step": 1,
+			"subject": "", "heading": "", "body": "", "button": ""}); code != 422 || !strings.Contains(mustJSON(got), `"field":"subject"`) {
+			t.Errorf("blank test: %d %v", code, got)
+		}
+		if code, got := adminDo(t, e, http.MethodPost, "/api/admin/test-email", apptest.ShopDomain, map[string]any{"to": "good@gmail.com", "step": 1,
+			"subject": "s", "heading": "h", "body": "b", "button": "x"}); code != 200 {
+			t.Errorf("first real test after typos: %d %v", code, got)
+		}
+	})
+}
+
+// TestDevRoutesLocalOnly: /dev/* refuses anything that looks proxied.
+func TestDevRoutesLocalOnly(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.DatabaseURL(t, "sqlite"))
+	for _, h := range [][2]string{{"Forwarded", "for=1.2.3.4"}, {"X-Real-IP", "1.2.3.4"}, {"X-Forwarded-For", "1.2.3.4"}} {
+		req, _ := http.NewRequest("GET", e.Server.URL+"/dev/session-token?shop="+apptest.ShopDomain, nil)
+		req.Header.Set(h[0], h[1])
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 403 {
+			t.Errorf("%s: %d", h[0], r.StatusCode)
+		}
+	}
+}

@@ -22,7 +22,9 @@ import (
 func (s *Server) devOnlyLocal(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || c.Request().Header.Get("X-Forwarded-For") != "" {
+		h := c.Request().Header
+		proxied := h.Get("X-Forwarded-For") != "" || h.Get("Forwarded") != "" || h.Get("X-Real-IP") != "" || h.Get("X-Forwarded-Host") != ""
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() || proxied {
 			return c.JSON(http.StatusForbidden, apiError{Error: "development routes answer requests from this machine only"})
 		}
 		return next(c)

@@ -47,12 +47,14 @@ func (s *Server) routes() {
 	e.POST("/u/:token", s.unsubscribe)
 	e.GET("/r/:token", s.click)
 
-	if s.cfg.Dev && s.cfg.Outbox != nil {
-		e.GET("/dev/outbox", s.outboxList)
-		e.GET("/dev/outbox/:name", s.outboxShow)
-	}
+	// Development only, and only for this machine: the outbox holds
+	// shoppers' addresses and live links; /dev/admin mints session tokens.
 	if s.cfg.Dev {
 		dev := e.Group("/dev", s.devOnlyLocal)
+		if s.cfg.Outbox != nil {
+			dev.GET("/outbox", s.outboxList)
+			dev.GET("/outbox/:name", s.outboxShow)
+		}
 		dev.GET("/admin", s.devAdmin)
 		dev.GET("/session-token", s.devToken)
 		dev.GET("/app-bridge-shim.js", s.devShim)

@@ -464,15 +464,7 @@ func ValidateTest(in TestInput) error {
 	if err := in.PreviewInput.validate(); err != nil {
 		errs = append(errs, err.(ValidationError)...)
 	} else {
-		for _, fld := range []struct {
-			name, value string
-			min, max    int
-		}{{"subject", in.Subject, 1, 200}, {"preheader", in.Preheader, 0, 200}, {"heading", in.Heading, 1, 200},
-			{"body", in.Body, 1, 2000}, {"button", in.Button, 1, 50}} {
-			if msg := copyFieldProblem(fld.name, fld.value, fld.min, fld.max); msg != "" {
-				errs = append(errs, FieldError{Field: fld.name, Message: msg})
-			}
-		}
+		errs = append(errs, copyErrors(in.CopyInput, "")...)
 	}
 	if len(errs) > 0 {
 		return errs

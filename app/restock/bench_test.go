@@ -39,21 +39,7 @@ func BenchmarkRestock100k(b *testing.B) {
 			b.Fatal("subscribe")
 		}
 		now := e.Clock.Now()
-		var rows strings.Builder
-		for start := 1; start < n; start += 5000 {
-			rows.Reset()
-			args := []any{}
-			for i := start; i < min(start+5000, n); i++ {
-				if rows.Len() > 0 {
-					rows.WriteString(",")
-				}
-				rows.WriteString("(?, ?, 0, ?, '', false, 'waiting', 0, ?, ?)")
-				args = append(args, e.Shop.ID, variantID, fmt.Sprintf("shopper%06d@example.com", i), now, now)
-			}
-			if err := e.Store.DB.Exec("INSERT INTO subscriptions (shop_id, variant_id, product_id, email, locale, accepts_marketing, status, cycles, created_at, updated_at) VALUES "+rows.String(), args...).Error; err != nil {
-				b.Fatal(err)
-			}
-		}
+		seedShoppers(b, e, n, func(int) string { return "waiting" })
 		runtime.GC()
 		var peak atomic.Uint64
 		stop := make(chan struct{})
@@ -98,5 +84,27 @@ func BenchmarkRestock100k(b *testing.B) {
 		b.ReportMetric(float64(e.SendGrid.Attempts()), "requests")
 		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MiB")
 		b.ReportMetric(0, "ns/op")
+	}
+}
+
+// seedShoppers stores shoppers 1..n-1 of variantID (shopper000001@…) with
+// the status status(i), 5,000 rows per INSERT.
+func seedShoppers(b *testing.B, e *apptest.Env, n int, status func(i int) string) {
+	b.Helper()
+	now := e.Clock.Now()
+	var rows strings.Builder
+	for start := 1; start < n; start += 5000 {
+		rows.Reset()
+		args := []any{}
+		for i := start; i < min(start+5000, n); i++ {
+			if rows.Len() > 0 {
+				rows.WriteString(",")
+			}
+			rows.WriteString("(?, ?, 0, ?, 'en', false, ?, 0, ?, ?)")
+			args = append(args, e.Shop.ID, variantID, fmt.Sprintf("shopper%06d@example.com", i), status(i), now, now)
+		}
+		if err := e.Store.DB.Exec("INSERT INTO subscriptions (shop_id, variant_id, product_id, email, locale, accepts_marketing, status, cycles, created_at, updated_at) VALUES "+rows.String(), args...).Error; err != nil {
+			b.Fatal(err)
+		}
 	}
 }

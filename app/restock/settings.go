@@ -146,15 +146,7 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 			bad(at+"locale", "this step already has copy for that locale")
 		}
 		seen[key] = true
-		for _, fld := range []struct {
-			name, value string
-			min, max    int
-		}{{"subject", c.Subject, 1, 200}, {"preheader", c.Preheader, 0, 200}, {"heading", c.Heading, 1, 200},
-			{"body", c.Body, 1, 2000}, {"button", c.Button, 1, 50}} {
-			if msg := copyFieldProblem(fld.name, fld.value, fld.min, fld.max); msg != "" {
-				bad(at+fld.name, msg)
-			}
-		}
+		errs = append(errs, copyErrors(c, at)...)
 	}
 	if len(errs) > 0 {
 		return errs
@@ -204,6 +196,22 @@ func hasControl(s string, multiline bool) bool {
 		}
 	}
 	return false
+}
+
+// copyErrors checks each field of one step's copy as a save does; field
+// names get prefix ("copy[2]." in a save, "" for a test email).
+func copyErrors(c CopyInput, prefix string) []FieldError {
+	var errs []FieldError
+	for _, fld := range []struct {
+		name, value string
+		min, max    int
+	}{{"subject", c.Subject, 1, 200}, {"preheader", c.Preheader, 0, 200}, {"heading", c.Heading, 1, 200},
+		{"body", c.Body, 1, 2000}, {"button", c.Button, 1, 50}} {
+		if msg := copyFieldProblem(fld.name, fld.value, fld.min, fld.max); msg != "" {
+			errs = append(errs, FieldError{Field: prefix + fld.name, Message: msg})
+		}
+	}
+	return errs
 }
 
 // copyFieldProblem checks one field of copy: its length in characters,

@@ -235,7 +235,7 @@ func (t *txn) openCampaign(ctx context.Context, shop store.Shop, s store.Setting
 	now := t.f.Now()
 	c := store.Campaign{ShopID: shop.ID, VariantID: variantID, Status: store.CampaignOpen, StockAtOpen: stock, WaitingAtOpen: int(waiting),
 		Step2Enabled: s.Step2Enabled, Step2DelaySeconds: s.Step2DelaySeconds, Step3Enabled: s.Step3Enabled, Step3DelaySeconds: s.Step3DelaySeconds,
-		OpenedAt: now}
+		WaveSize: s.WaveSize, WaveIntervalSeconds: s.WaveIntervalSeconds, OpenedAt: now}
 	// The partial unique index allows one open campaign per variant.
 	if err := t.Exec("SAVEPOINT open_campaign").Error; err != nil {
 		return err

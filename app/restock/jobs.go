@@ -29,14 +29,19 @@ func (CheckArgs) Kind() string { return "check_variant" }
 // StepArgs starts one step of one campaign: it decides who gets it and
 // fans the recipients out into batch jobs.
 type StepArgs struct {
-	CampaignID int64 `json:"campaign_id,string"`
-	Step       int   `json:"step"`
+	CampaignID int64 `json:"campaign_id,string" river:"unique"`
+	Step       int   `json:"step" river:"unique"`
+	// Wave numbers the waves of a campaign with waves (0: the first, or
+	// everyone); WaveAt (Unix seconds) is when a later wave began, the
+	// time its later steps count from (0: the campaign's opening).
+	Wave   int   `json:"wave,omitempty" river:"unique"`
+	WaveAt int64 `json:"wave_at,omitempty"`
 }
 
 // Kind names the job.
 func (StepArgs) Kind() string { return "send_step" }
 
-// InsertOpts make a step run once per campaign.
+// InsertOpts make a step run once per campaign and wave.
 func (StepArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
@@ -46,8 +51,12 @@ func (StepArgs) InsertOpts() river.InsertOpts {
 type BatchArgs struct {
 	CampaignID int64 `json:"campaign_id,string"`
 	Step       int   `json:"step"`
+	Wave       int   `json:"wave,omitempty"`
 	FromSub    int64 `json:"from_sub,string"`
 	ToSub      int64 `json:"to_sub,string"`
+	// IDs, when set (a wave), are the exact subscriptions of the batch;
+	// FromSub and ToSub then only name it.
+	IDs []int64 `json:"ids,omitempty"`
 }
 
 // Kind names the job.

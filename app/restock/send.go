@@ -38,20 +38,94 @@ func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	if err != nil {
 		return err
 	}
+	base := c.OpenedAt
+	if a.WaveAt > 0 {
+		base = time.Unix(a.WaveAt, 0).UTC()
+	}
 	if delay, ok := c.StepDelay(a.Step); !ok {
 		return nil
-	} else if due := c.OpenedAt.Add(delay); f.Now().Before(due) {
+	} else if due := base.Add(delay); f.Now().Before(due) {
 		// Started early (clock skew, a manual retry): wait for the plan.
 		return river.JobSnooze(due.Sub(f.Now()))
 	}
 	if a.Step > 1 && c.Status != store.CampaignOpen {
 		now := f.Now()
-		return f.db.DB.WithContext(ctx).Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
-			SELECT shop_id, campaign_id, subscription_id, ?, ?, ?, '', ?, ? FROM messages WHERE campaign_id = ? AND step = 1 AND status = ?
+		return f.db.DB.WithContext(ctx).Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, wave, status, skip_reason, provider_id, created_at, updated_at)
+			SELECT shop_id, campaign_id, subscription_id, ?, wave, ?, ?, '', ?, ? FROM messages WHERE campaign_id = ? AND step = 1 AND wave = ? AND status = ?
 			ON CONFLICT (campaign_id, subscription_id, step) DO NOTHING`,
-			a.Step, store.MsgSkipped, closeToSkip(c.CloseReason), now, now, c.ID, store.MsgSent).Error
+			a.Step, store.MsgSkipped, closeToSkip(c.CloseReason), now, now, c.ID, a.Wave, store.MsgSent).Error
 	}
-	return f.fanOut(ctx, c, a.Step)
+	if a.Step == 1 && c.WaveSize > 0 {
+		return f.wave(ctx, c, a.Wave)
+	}
+	_, _, err = f.fanOut(ctx, c, a.Step, a.Wave, 0)
+	return err
+}
+
+// wave sends step 1 of a campaign with waves to the next WaveSize shoppers
+// per unit in stock (oldest signups first), then plans the next wave after
+// the interval if shoppers are still waiting, and this wave's later steps.
+// A wave that finds the campaign closed or the variant sold out sends
+// nothing: the shoppers not yet reached keep waiting for the next restock.
+func (f *Flow) wave(ctx context.Context, c store.Campaign, wave int) error {
+	if c.Status != store.CampaignOpen {
+		return nil
+	}
+	v, err := f.freshVariant(ctx, c)
+	if err != nil {
+		return err
+	}
+	if !v.InStock {
+		return nil
+	}
+	budget := c.WaveSize * max(v.SellableOnline, 1)
+	_, n, err := f.fanOut(ctx, c, 1, wave, budget)
+	if err != nil || n == 0 {
+		return err
+	}
+	// A full wave may have left shoppers waiting: plan the next one (it
+	// ends the waves if it finds nobody). A partial wave reached everyone.
+	more := n == budget
+	now := f.Now()
+	f.log.Info("restock wave", "campaign_id", c.ID, "wave", wave, "shoppers", n, "stock", v.SellableOnline, "more", more)
+	return f.tx(ctx, func(tx *txn) error {
+		if wave > 0 { // the first wave's later steps were planned at opening
+			for step := 2; step <= 3; step++ {
+				if delay, ok := c.StepDelay(step); ok {
+					opts := StepArgs{}.InsertOpts()
+					opts.ScheduledAt = now.Add(delay)
+					if _, err := tx.insert(ctx, StepArgs{CampaignID: c.ID, Step: step, Wave: wave, WaveAt: now.Unix()}, &opts); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if !more {
+			return nil
+		}
+		next := now.Add(time.Duration(c.WaveIntervalSeconds) * time.Second)
+		opts := StepArgs{}.InsertOpts()
+		opts.ScheduledAt = next
+		_, err := tx.insert(ctx, StepArgs{CampaignID: c.ID, Step: 1, Wave: wave + 1, WaveAt: next.Unix()}, &opts)
+		return err
+	})
+}
+
+// freshVariant is the campaign's variant with a stock read at most
+// StockTTL old (reused across the batches of one step); if Shopify cannot
+// be read, the stored state decides.
+func (f *Flow) freshVariant(ctx context.Context, c store.Campaign) (store.Variant, error) {
+	v, err := store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID)
+	if err != nil {
+		return v, err
+	}
+	if v.StockCheckedAt != nil && f.Now().Sub(*v.StockCheckedAt) < f.cfg.StockTTL {
+		return v, nil
+	}
+	if _, err := f.Check(ctx, c.ShopID, c.VariantID, true); err != nil {
+		f.log.Warn("pre-send stock check failed; using stored state", "campaign_id", c.ID, "error", err)
+	}
+	return store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID)
 }
 
 func closeToSkip(reason string) string {
@@ -61,50 +135,70 @@ func closeToSkip(reason string) string {
 	return store.SkipSoldOut
 }
 
-// recipientsQuery selects the subscription ids a step goes to, in order.
-func (f *Flow) recipientsQuery(c store.Campaign, step int) (string, []any) {
+// recipientsQuery selects the subscription ids a step goes to: for step 1
+// the shoppers waiting, for a later step those of the wave whose step 1
+// was sent.
+func (f *Flow) recipientsQuery(c store.Campaign, step, wave int) (string, []any) {
 	if step == 1 {
 		return `SELECT id AS sid FROM subscriptions WHERE shop_id = ? AND variant_id = ? AND status = ?`,
 			[]any{c.ShopID, c.VariantID, store.SubWaiting}
 	}
-	return `SELECT subscription_id AS sid FROM messages WHERE campaign_id = ? AND step = 1 AND status = ?`,
-		[]any{c.ID, store.MsgSent}
+	return `SELECT subscription_id AS sid FROM messages WHERE campaign_id = ? AND step = 1 AND wave = ? AND status = ?`,
+		[]any{c.ID, wave, store.MsgSent}
 }
 
 // fanOut enqueues one batch job per MaxRecipientsPerRequest recipients,
-// streaming ids so memory stays flat however many wait.
-func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step int) error {
-	q, args := f.recipientsQuery(c, step)
-	rows, err := f.db.DB.WithContext(ctx).Raw(q+" ORDER BY 1", args...).Rows()
+// streaming ids so memory stays flat however many wait; limit > 0 takes
+// only the first limit recipients (a wave). It returns the last id taken
+// and how many.
+func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step, wave, limit int) (int64, int, error) {
+	q, args := f.recipientsQuery(c, step, wave)
+	if limit > 0 {
+		// A wave: shoppers not yet told of any restock first, then by
+		// signup; its batches list their ids.
+		q = strings.Replace(q, "SELECT id AS sid", "SELECT id AS sid, cycles", 1) + " ORDER BY cycles, id LIMIT " + strconv.Itoa(limit)
+	} else {
+		q += " ORDER BY 1"
+	}
+	rows, err := f.db.DB.WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
-		return fmt.Errorf("list recipients: %w", err)
+		return 0, 0, fmt.Errorf("list recipients: %w", err)
 	}
 	var batches []river.InsertManyParams
 	var from, last int64
-	n := 0
+	var ids []int64
+	n, total := 0, 0
 	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
+		var id, cycles int64
+		dest := []any{&id}
+		if limit > 0 {
+			dest = append(dest, &cycles)
+		}
+		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
-			return err
+			return 0, 0, err
 		}
 		if n == 0 {
 			from = id
 		}
 		last = id
+		if limit > 0 {
+			ids = append(ids, id)
+		}
 		n++
+		total++
 		if n == email.MaxRecipientsPerRequest {
-			batches = append(batches, batchParams(c.ID, step, from, last))
-			n = 0
+			batches = append(batches, batchParams(c.ID, step, wave, from, last, ids))
+			n, ids = 0, nil
 		}
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
-		return err
+		return 0, 0, err
 	}
 	rows.Close()
 	if n > 0 {
-		batches = append(batches, batchParams(c.ID, step, from, last))
+		batches = append(batches, batchParams(c.ID, step, wave, from, last, ids))
 	}
 	for start := 0; start < len(batches); start += 200 {
 		part := batches[start:min(start+200, len(batches))]
@@ -112,15 +206,15 @@ func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step int) error {
 			_, err := f.river.InsertManyTx(ctx, tx.sql, part)
 			return err
 		}); err != nil {
-			return fmt.Errorf("enqueue batches: %w", err)
+			return 0, 0, fmt.Errorf("enqueue batches: %w", err)
 		}
 	}
-	return nil
+	return last, total, nil
 }
 
-func batchParams(c int64, step int, from, to int64) river.InsertManyParams {
+func batchParams(c int64, step, wave int, from, to int64, ids []int64) river.InsertManyParams {
 	opts := BatchArgs{}.InsertOpts()
-	return river.InsertManyParams{Args: BatchArgs{CampaignID: c, Step: step, FromSub: from, ToSub: to}, InsertOpts: &opts}
+	return river.InsertManyParams{Args: BatchArgs{CampaignID: c, Step: step, Wave: wave, FromSub: from, ToSub: to, IDs: ids}, InsertOpts: &opts}
 }
 
 type batchWorker struct {
@@ -150,25 +244,34 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error
 	var msgs []claimed
 	err = f.tx(ctx, func(tx *txn) error {
 		now := f.Now()
-		inRange := "campaign_id = ? AND step = ? AND subscription_id BETWEEN ? AND ?"
+		inRange := "campaign_id = ? AND step = ? AND wave = ? AND subscription_id BETWEEN ? AND ?"
+		var only any = []int64{0}
+		if len(a.IDs) > 0 { // a wave's batch: exactly these shoppers
+			inRange = "campaign_id = ? AND step = ? AND wave = ? AND subscription_id BETWEEN ? AND ? AND subscription_id IN ?"
+			only = a.IDs
+		}
 		// Every attempt looks for leftovers: River restarts a job interrupted
 		// by shutdown with the same attempt number.
 		// Left in "sending" by an attempt that died mid-request: maybe sent.
-		if err := tx.Model(&store.Message{}).Where(inRange+" AND status = ?", c.ID, a.Step, a.FromSub, a.ToSub, store.MsgSending).
+		if err := tx.Model(&store.Message{}).Where(inRange+" AND status = ?", rangeArgs(c.ID, a, only, store.MsgSending)...).
 			Updates(map[string]any{"status": store.MsgUnconfirmed, "updated_at": now}).Error; err != nil {
 			return err
 		}
 		// Put back by an attempt that failed cleanly.
 		if err := tx.Raw(`UPDATE messages SET status = ?, skip_reason = '', updated_at = ? WHERE `+inRange+` AND status = ? RETURNING id, subscription_id`,
-			store.MsgSending, now, c.ID, a.Step, a.FromSub, a.ToSub, store.MsgPending).Scan(&msgs).Error; err != nil {
+			append([]any{store.MsgSending, now}, rangeArgs(c.ID, a, only, store.MsgPending)...)...).Scan(&msgs).Error; err != nil {
 			return err
 		}
-		q, args := f.recipientsQuery(c, a.Step)
+		q, args := f.recipientsQuery(c, a.Step, a.Wave)
 		var fresh []claimed
-		args = append([]any{c.ShopID, c.ID, a.Step, store.MsgSending, now, now}, args...)
+		args = append([]any{c.ShopID, c.ID, a.Step, a.Wave, store.MsgSending, now, now}, args...)
 		args = append(args, a.FromSub, a.ToSub)
-		if err := tx.Raw(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, status, skip_reason, provider_id, created_at, updated_at)
-			SELECT ?, ?, r.sid, ?, ?, '', '', ?, ? FROM (`+q+`) AS r WHERE r.sid BETWEEN ? AND ?
+		within := ""
+		if len(a.IDs) > 0 {
+			within, args = " AND r.sid IN ?", append(args, a.IDs)
+		}
+		if err := tx.Raw(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, wave, status, skip_reason, provider_id, created_at, updated_at)
+			SELECT ?, ?, r.sid, ?, ?, ?, '', '', ?, ? FROM (`+q+`) AS r WHERE r.sid BETWEEN ? AND ?`+within+`
 			ON CONFLICT (campaign_id, subscription_id, step) DO NOTHING RETURNING id, subscription_id`, args...).Scan(&fresh).Error; err != nil {
 			return err
 		}
@@ -208,6 +311,15 @@ func (w *batchWorker) Work(ctx context.Context, job *river.Job[BatchArgs]) error
 	return nil
 }
 
+// rangeArgs are the arguments of a batch's inRange condition, then status.
+func rangeArgs(campaignID int64, a BatchArgs, only any, status string) []any {
+	args := []any{campaignID, a.Step, a.Wave, a.FromSub, a.ToSub}
+	if len(a.IDs) > 0 {
+		args = append(args, only)
+	}
+	return append(args, status)
+}
+
 func trimReason(s string) string {
 	if len(s) > 200 {
 		return s[:200]
@@ -232,20 +344,10 @@ func (f *Flow) sendClaimed(ctx context.Context, c store.Campaign, step int, msgs
 	}
 	var v store.Variant
 	if skipAll == "" {
-		v, err = store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID)
-		if err != nil {
-			return err
-		}
 		// The same fresh check as the restock itself, reused for a few
 		// seconds across the batches of one step.
-		fresh := v.StockCheckedAt != nil && f.Now().Sub(*v.StockCheckedAt) < f.cfg.StockTTL
-		if !fresh {
-			if _, err := f.Check(ctx, c.ShopID, c.VariantID, true); err != nil {
-				f.log.Warn("pre-send stock check failed; using stored state", "campaign_id", c.ID, "error", err)
-			}
-			if v, err = store.VariantByID(ctx, f.db.DB, c.ShopID, c.VariantID); err != nil {
-				return err
-			}
+		if v, err = f.freshVariant(ctx, c); err != nil {
+			return err
 		}
 		if c2, err := store.CampaignByID(ctx, f.db.DB, c.ID); err == nil && c2.Status != store.CampaignOpen {
 			skipAll = closeToSkip(c2.CloseReason)

@@ -26,17 +26,21 @@ type CopyInput struct {
 
 // SettingsInput is what the admin page saves.
 type SettingsInput struct {
-	Step2Enabled      bool        `json:"step2_enabled"`
-	Step2DelaySeconds int         `json:"step2_delay_seconds"`
-	Step3Enabled      bool        `json:"step3_enabled"`
-	Step3DelaySeconds int         `json:"step3_delay_seconds"`
-	Threshold         int         `json:"threshold"`
-	MaxCycles         int         `json:"max_cycles"`
-	SenderName        string      `json:"sender_name"`
-	ReplyTo           string      `json:"reply_to"`
-	BrandColor        string      `json:"brand_color"`
-	LogoURL           string      `json:"logo_url"`
-	Copy              []CopyInput `json:"copy"`
+	Step2Enabled      bool `json:"step2_enabled"`
+	Step2DelaySeconds int  `json:"step2_delay_seconds"`
+	Step3Enabled      bool `json:"step3_enabled"`
+	Step3DelaySeconds int  `json:"step3_delay_seconds"`
+	Threshold         int  `json:"threshold"`
+	MaxCycles         int  `json:"max_cycles"`
+	// WaveSize: shoppers emailed per unit in stock at a time (0: all at
+	// once); WaveIntervalSeconds between waves while stock lasts.
+	WaveSize            int         `json:"wave_size"`
+	WaveIntervalSeconds int         `json:"wave_interval_seconds"`
+	SenderName          string      `json:"sender_name"`
+	ReplyTo             string      `json:"reply_to"`
+	BrandColor          string      `json:"brand_color"`
+	LogoURL             string      `json:"logo_url"`
+	Copy                []CopyInput `json:"copy"`
 }
 
 // FieldError names what is wrong with one field, for an inline message.
@@ -81,7 +85,7 @@ func (f *Flow) ShopSettings(ctx context.Context, shopDomain string) (SettingsVie
 	}
 	in := SettingsInput{Step2Enabled: s.Step2Enabled, Step2DelaySeconds: s.Step2DelaySeconds, Step3Enabled: s.Step3Enabled,
 		Step3DelaySeconds: s.Step3DelaySeconds, Threshold: s.Threshold, MaxCycles: s.MaxCycles, SenderName: s.SenderName,
-		ReplyTo: s.ReplyTo, BrandColor: s.BrandColor, LogoURL: s.LogoURL}
+		WaveSize: s.WaveSize, WaveIntervalSeconds: s.WaveIntervalSeconds, ReplyTo: s.ReplyTo, BrandColor: s.BrandColor, LogoURL: s.LogoURL}
 	saved, err := store.CopiesFor(ctx, f.db.DB, shop.ID)
 	if err != nil {
 		return SettingsView{}, err
@@ -118,6 +122,12 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	}
 	if in.MaxCycles < 1 || in.MaxCycles > 10 {
 		bad("max_cycles", "shoppers keep waiting for 1 to 10 restocks")
+	}
+	if in.WaveSize < 0 || in.WaveSize > 1000 {
+		bad("wave_size", "a wave is 0 (everyone at once) to 1,000 shoppers per unit in stock")
+	}
+	if in.WaveIntervalSeconds < 900 || in.WaveIntervalSeconds > 86400 {
+		bad("wave_interval_seconds", "waves go 15 minutes to 24 hours apart")
 	}
 	if len([]rune(in.SenderName)) > 100 || strings.ContainsAny(in.SenderName, "<>\",;") || hasControl(in.SenderName, false) {
 		bad("sender_name", "the sender name is up to 100 characters, without < > \" , ; or line breaks")
@@ -163,7 +173,7 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 		}
 		if err := store.SaveSettings(ctx, tx.DB, store.Settings{ShopID: shop.ID, Step2Enabled: in.Step2Enabled,
 			Step2DelaySeconds: in.Step2DelaySeconds, Step3Enabled: in.Step3Enabled, Step3DelaySeconds: in.Step3DelaySeconds,
-			Threshold: in.Threshold, MaxCycles: in.MaxCycles, SenderName: strings.TrimSpace(in.SenderName),
+			Threshold: in.Threshold, MaxCycles: in.MaxCycles, WaveSize: in.WaveSize, WaveIntervalSeconds: in.WaveIntervalSeconds, SenderName: strings.TrimSpace(in.SenderName),
 			ReplyTo: NormalizeEmail(in.ReplyTo), BrandColor: in.BrandColor, LogoURL: strings.TrimSpace(in.LogoURL)}); err != nil {
 			return err
 		}

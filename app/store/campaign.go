@@ -31,8 +31,12 @@ type Campaign struct {
 	Step2DelaySeconds int
 	Step3Enabled      bool
 	Step3DelaySeconds int
-	OpenedAt          time.Time
-	ClosedAt          *time.Time
+	// WaveSize shoppers per unit in stock get step 1 at a time, a wave every
+	// WaveIntervalSeconds (0: everyone at once).
+	WaveSize            int
+	WaveIntervalSeconds int
+	OpenedAt            time.Time
+	ClosedAt            *time.Time
 }
 
 // StepDelay is how long after opening step n is due (0 for step 1); ok is

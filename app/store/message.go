@@ -41,14 +41,17 @@ type Message struct {
 	CampaignID     int64
 	SubscriptionID int64
 	Step           int
-	Status         string
-	SkipReason     string
-	ProviderID     string
-	SentAt         *time.Time
-	OpenedAt       *time.Time
-	ClickedAt      *time.Time
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// Wave is the wave of the campaign whose step 1 reached this shopper
+	// (0 without waves); later steps follow their wave.
+	Wave       int
+	Status     string
+	SkipReason string
+	ProviderID string
+	SentAt     *time.Time
+	OpenedAt   *time.Time
+	ClickedAt  *time.Time
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
 }
 
 // MessageByID finds a message.

@@ -16,11 +16,16 @@ type Settings struct {
 	Step3DelaySeconds int
 	// Threshold is the sellable quantity a variant must exceed to count as
 	// in stock (default 0).
-	Threshold  int
-	MaxCycles  int
-	SenderName string
-	ReplyTo    string
-	BrandColor string
+	Threshold int
+	MaxCycles int
+	// WaveSize is how many shoppers a restock emails per unit in stock at a
+	// time (0: everyone at once); the next wave follows after
+	// WaveIntervalSeconds while stock lasts.
+	WaveSize            int
+	WaveIntervalSeconds int
+	SenderName          string
+	ReplyTo             string
+	BrandColor          string
 	// LogoURL is an https image shown above the emails ("" for none).
 	LogoURL string
 	// TestSentAt is when the merchant last sent themselves a test email
@@ -34,7 +39,7 @@ func (Settings) TableName() string { return "shop_settings" }
 
 // DefaultSettings is the plan a new shop starts with: two emails over a day.
 func DefaultSettings() Settings {
-	return Settings{Step2Enabled: true, Step2DelaySeconds: 86400, Step3DelaySeconds: 172800, MaxCycles: 3}
+	return Settings{Step2Enabled: true, Step2DelaySeconds: 86400, Step3DelaySeconds: 172800, MaxCycles: 3, WaveIntervalSeconds: 3600}
 }
 
 func (s Settings) withDefaults() *Settings {

@@ -531,6 +531,9 @@ func TestAdminHostileInputs(t *testing.T) {
 			{"CRLF in subject", with("copy", []any{copyWith("", "s\r\nBcc: evil@y.com")}), "copy[0].subject"},
 			{"same locale twice", with("copy", []any{copyWith("de", "a"), copyWith("de ", "b")}), "copy[1].locale"},
 			{"control in logo fragment", with("logo_url", "https://x.com/a.png#\u0000\u0007"), "logo_url"},
+			{"wave too big", with("wave_size", 5000), "wave_size"},
+			{"negative wave", with("wave_size", -1), "wave_size"},
+			{"waves a minute apart", with("wave_interval_seconds", 60), "wave_interval_seconds"},
 		} {
 			code, got := adminDo(t, e, http.MethodPut, "/api/admin/settings", apptest.ShopDomain, c.body)
 			if code != 422 || !strings.Contains(mustJSON(got), `"field":"`+c.field+`"`) {

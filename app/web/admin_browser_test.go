@@ -56,6 +56,11 @@ func TestAdminPage(t *testing.T) {
 
 			// Change the reminder's delay and subject; the preview follows the typing.
 			a.set("#step2_delay_hours", "6")
+			if !sfEval[bool](a.tab, `document.querySelector('#wave_interval_minutes').disabled`) {
+				t.Error("the wave interval is editable while waves are off")
+			}
+			a.set("#wave_size", "3")
+			a.set("#wave_interval_minutes", "30")
 			a.choose("#copy-step", "2")
 			a.set("#copy-subject", "Last units of {{ product.title }}")
 			a.waitText("#preview-subject", "Last units of "+v.ProductTitle)
@@ -68,8 +73,8 @@ func TestAdminPage(t *testing.T) {
 			s, _ := store.SettingsFor(t.Context(), e.Store.DB, e.Shop.ID)
 			var c2 store.Copy
 			e.Store.DB.Where("shop_id = ? AND step = 2 AND locale = ''", e.Shop.ID).Take(&c2)
-			if s.Step2DelaySeconds != 6*3600 || c2.Subject != "Last units of {{ product.title }}" {
-				t.Fatalf("saved %d s and %q", s.Step2DelaySeconds, c2.Subject)
+			if s.Step2DelaySeconds != 6*3600 || c2.Subject != "Last units of {{ product.title }}" || s.WaveSize != 3 || s.WaveIntervalSeconds != 1800 {
+				t.Fatalf("saved %d s, %q, waves %d/%d s", s.Step2DelaySeconds, c2.Subject, s.WaveSize, s.WaveIntervalSeconds)
 			}
 
 			// Reload: both kept.

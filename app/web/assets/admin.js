@@ -152,6 +152,8 @@
     f.step3_delay_hours.value = Math.round(s.step3_delay_seconds / 3600);
     f.threshold.value = s.threshold;
     f.max_cycles.value = s.max_cycles;
+    f.wave_size.value = s.wave_size;
+    f.wave_interval_minutes.value = Math.round(s.wave_interval_seconds / 60);
     f.sender_name.value = s.sender_name || "";
     f.reply_to.value = s.reply_to || "";
     f.brand_color.value = s.brand_color || "";
@@ -167,6 +169,7 @@
     f.step2_delay_hours.disabled = !f.step2_enabled.checked;
     f.step3_enabled.disabled = !f.step2_enabled.checked;
     f.step3_delay_hours.disabled = !f.step3_enabled.checked || !f.step2_enabled.checked;
+    f.wave_interval_minutes.disabled = !(parseInt(f.wave_size.value, 10) > 0);
   }
 
   function fillLocales() {
@@ -203,6 +206,9 @@
     s.step3_delay_seconds = hours(f.step3_delay_hours, -1);
     s.threshold = int(f.threshold, -1);
     s.max_cycles = int(f.max_cycles, -1);
+    s.wave_size = int(f.wave_size, -1);
+    var mins = parseInt(f.wave_interval_minutes.value, 10);
+    s.wave_interval_seconds = isNaN(mins) ? -1 : mins * 60;
     s.sender_name = f.sender_name.value.trim();
     s.reply_to = f.reply_to.value.trim();
     s.brand_color = f.brand_color.value.trim();
@@ -261,7 +267,8 @@
 
   // The form's labels for the API's field names, for the error banner.
   var FIELD_LABELS = { step2_delay_seconds: "Reminder after (hours)", step3_delay_seconds: "Last chance after (hours)",
-    threshold: "Restock threshold", max_cycles: "Restocks a shopper waits for", sender_name: "Sender name",
+    threshold: "Restock threshold", max_cycles: "Restocks a shopper waits for",
+    wave_size: "Shoppers per unit in stock, per wave", wave_interval_seconds: "Minutes between waves", sender_name: "Sender name",
     reply_to: "Reply-to address", brand_color: "Button colour", logo_url: "Logo URL", subject: "Subject",
     preheader: "Preview text", heading: "Heading", body: "Body", button: "Button label", locale: "Language" };
 
@@ -415,6 +422,7 @@
       else if (e.target.id === "brand_color") { if (/^#[0-9a-f]{6}$/i.test(e.target.value)) $("#brand_color_picker").value = e.target.value; schedulePreview(); }
       else if (e.target.id === "brand_color_picker") { f.brand_color.value = e.target.value; schedulePreview(); }
       else if (e.target.id === "logo_url") { schedulePreview(); }
+      if (e.target.id === "wave_size") syncEnabled();
       if (e.target.id !== "test-to") { readForm(); markDirty(); }
     });
     f.addEventListener("change", function (e) {

@@ -26,7 +26,7 @@ type CustomerData struct {
 func (f *Flow) DataRequests(ctx context.Context, shopDomain string) ([]CustomerData, error) {
 	shop, err := store.ShopByDomain(ctx, f.db.DB, shopDomain)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
+		return []CustomerData{}, nil
 	}
 	if err != nil {
 		return nil, err

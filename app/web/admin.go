@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -23,7 +24,7 @@ const sessionKey = "session_token"
 // fetch a fresh token and retry.
 func (s *Server) requireSessionToken(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		raw, ok := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
+		raw, ok := bearer(c)
 		st, err := shopify.VerifySessionToken(strings.TrimSpace(raw), s.cfg.APIKey, s.flow.Now(), s.cfg.Secrets[0])
 		if !ok || err != nil {
 			c.Response().Header().Set("X-Shopify-Retry-Invalid-Session-Request", "1")
@@ -32,6 +33,16 @@ func (s *Server) requireSessionToken(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Set(sessionKey, st)
 		return next(c)
 	}
+}
+
+// bearer reads "Authorization: Bearer TOKEN"; the scheme is
+// case-insensitive (RFC 7235).
+func bearer(c echo.Context) (string, bool) {
+	h := c.Request().Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return "", false
+	}
+	return strings.TrimSpace(h[7:]), true
 }
 
 func session(c echo.Context) shopify.SessionToken { return c.Get(sessionKey).(shopify.SessionToken) }
@@ -60,7 +71,7 @@ type shopStatus struct {
 // what the app knows about the install, never a token.
 func (s *Server) adminShop(c echo.Context) error {
 	st := session(c)
-	raw := strings.TrimSpace(strings.TrimPrefix(c.Request().Header.Get("Authorization"), "Bearer "))
+	raw, _ := bearer(c)
 	if err := s.ensureInstalled(c, st.Shop, raw); err != nil {
 		return s.installError(c, st.Shop, err)
 	}
@@ -179,7 +190,10 @@ func (s *Server) adminSaveSettings(c echo.Context) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&in); err != nil {
-		return c.JSON(http.StatusBadRequest, apiError{Error: "the settings must be a JSON object with the fields GET /api/admin/settings returns under \"settings\": " + err.Error()})
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the settings must be a JSON object with the fields GET /api/admin/settings returns under \"settings\": " + jsonProblem(err)})
+	}
+	if dec.More() {
+		return c.JSON(http.StatusBadRequest, apiError{Error: "the settings must be one JSON object, with nothing after it"})
 	}
 	if err := s.flow.SaveShopSettings(c.Request().Context(), session(c).Shop, in); err != nil {
 		return s.validationOr(c, err)
@@ -202,5 +216,40 @@ const maxAdminBody = 1 << 20
 func decodeJSON(c echo.Context, v any) error {
 	dec := json.NewDecoder(io.LimitReader(c.Request().Body, maxAdminBody))
 	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	if err := dec.Decode(v); err != nil {
+		return errors.New(jsonProblem(err))
+	}
+	if dec.More() {
+		return errors.New("nothing may follow the JSON object")
+	}
+	return nil
+}
+
+// jsonProblem says what is wrong with a JSON body in the API's words, not
+// Go's ("cannot unmarshal string into Go struct field …").
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te):
+		return fmt.Sprintf("%q must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	case errors.Is(err, io.EOF):
+		return "the body is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "the body is cut off or larger than 1 MiB"
+	}
+	return err.Error()
+}
+
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "a number"
+	case k == "bool":
+		return "true or false"
+	case k == "string":
+		return "a string"
+	case k == "slice":
+		return "a list"
+	}
+	return "an object"
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -597,5 +598,48 @@ func TestDevRoutesLocalOnly(t *testing.T) {
 		if r.StatusCode != 403 {
 			t.Errorf("%s: %d", h[0], r.StatusCode)
 		}
+	}
+}
+
+// TestAdminRequestShapes: the scheme is case-insensitive, one JSON object
+// only, and type errors speak the API's language.
+func TestAdminRequestShapes(t *testing.T) {
+	t.Parallel()
+	e := apptest.New(t, apptest.DatabaseURL(t, "sqlite"))
+	do := func(method, path, auth, body string) (int, string) {
+		req, _ := http.NewRequest(method, e.Server.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", auth)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		var msg struct{ Error string }
+		if json.Unmarshal(b, &msg) == nil && msg.Error != "" {
+			return r.StatusCode, msg.Error
+		}
+		return r.StatusCode, string(b)
+	}
+	tok := e.SessionToken(apptest.ShopDomain)
+	if code, _ := do("GET", "/api/admin/settings", "bearer "+tok, ""); code != 200 {
+		t.Errorf("lower-case bearer: %d", code)
+	}
+	for _, c := range []struct {
+		method, path, body, want string
+	}{
+		{"PUT", "/api/admin/settings", `{"sender_name":"keep me"}{"evil":1}`, "nothing after it"},
+		{"PUT", "/api/admin/settings", `{"step2_delay_seconds":"3600"}`, `"step2_delay_seconds" must be a number, not a JSON string`},
+		{"POST", "/api/admin/preview", `{"step":1}{"x":1}`, "nothing may follow"},
+		{"POST", "/api/admin/preview", ``, "the body is empty"},
+		{"POST", "/api/admin/test-email", `{"to":["a@example.com","b@example.com"]}`, `"to" must be a string`},
+	} {
+		code, body := do(c.method, c.path, "Bearer "+e.SessionToken(apptest.ShopDomain), c.body)
+		if code != 400 || !strings.Contains(body, c.want) {
+			t.Errorf("%s %s %s: %d %s", c.method, c.path, c.body, code, body)
+		}
+	}
+	if v, _ := e.Flow.ShopSettings(t.Context(), apptest.ShopDomain); v.Settings.SenderName == "keep me" {
+		t.Error("a body with trailing JSON was saved")
 	}
 }

@@ -23,6 +23,33 @@ func (s *Server) adminDemand(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"variants": rows})
 }
 
+// adminRestocks: GET /api/admin/restocks, the embedded admin page (session
+// token). Each restock's reach, engagement and credited orders, newest
+// first (before, limit), with the shop's totals.
+func (s *Server) adminRestocks(c echo.Context) error {
+	var before int64
+	limit := 20
+	if v := c.QueryParam("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return s.validationOr(c, restock.ValidationError{{Field: "before", Message: "before must be a positive whole number"}})
+		}
+		before = n
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 100 {
+			return s.validationOr(c, restock.ValidationError{{Field: "limit", Message: "limit must be a whole number from 1 to 100"}})
+		}
+		limit = n
+	}
+	page, err := s.flow.Results(c.Request().Context(), session(c).Shop, before, limit)
+	if err != nil {
+		return s.jsonError(c, err)
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
 // subscriberQuery reads the list's filters from the query string; a bad
 // number is a 400 naming the parameter.
 func subscriberQuery(c echo.Context) (restock.SubscriberQuery, error) {

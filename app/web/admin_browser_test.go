@@ -37,6 +37,14 @@ func TestAdminPage(t *testing.T) {
 			e.SendGrid.KeepBodies = true
 			v := catalogVariant(t, e, 7)
 			seedSubscribers(t, e, e.Shop.ID, 7, v.ProductID, 10000)
+			// A finished restock of another product, for the Results tab.
+			mug := apptest.Variant(9)
+			mug.ProductID, mug.ProductTitle, mug.Handle, mug.Title, mug.InventoryItemID = 556, "Enamel Mug", "enamel-mug", "Default Title", 5009
+			catalogPut(t, e, mug)
+			e.Subscribe("second-9@example.com", 9)
+			e.Shopify.SetAvailable(apptest.ShopDomain, 9, 1, 4)
+			e.Webhook(shopify.TopicInventoryLevelsUpdate, apptest.InventoryLevel(5009, 1, apptest.Int(4), e.Clock.Now()))
+			e.Drain()
 			a := openAdmin(t, e, sfOpen(t, browser), 1280, 900)
 			shots := dialect == "sqlite"
 
@@ -140,9 +148,9 @@ func TestAdminPage(t *testing.T) {
 			}
 			a.waitText("#onboarding-count", "2 of 3 done")
 
-			// Subscribers: one of 10,000 by search, pages, delete.
+			// Subscribers (10,000 seeded, two of the mug, one of the shirt): one found by search, pages, delete.
 			a.click("#tab-subscribers")
-			a.waitText("#sub-count", "10,001 subscribers")
+			a.waitText("#sub-count", "10,003 subscribers")
 			first := a.tab.text("#sub-table tbody tr:first-child td")
 			a.click("#sub-next")
 			a.poll(`document.querySelector('#sub-table tbody tr:first-child td').textContent != ` + jsString(first))
@@ -163,6 +171,19 @@ func TestAdminPage(t *testing.T) {
 				t.Fatal("delete did not remove the row")
 			}
 
+			// Results: the mug's restock reached two shoppers.
+			a.click("#tab-results")
+			a.poll(`document.querySelectorAll('#results-table tbody tr').length == 1`)
+			if got := a.tab.text("#results-table tbody"); !strings.Contains(got, "Enamel Mug") || a.tab.text(`#results-table td[data-label="Emailed"]`) != "2" {
+				t.Fatalf("results row: %q", got)
+			}
+			if got := a.tab.text("#tot-recipients"); got != "2" {
+				t.Fatalf("total emailed %q", got)
+			}
+			if shots {
+				a.shot("desktop-results")
+			}
+
 			// Demand.
 			a.click("#tab-demand")
 			a.poll(`document.querySelectorAll('#demand-table tbody tr').length == 1`)
@@ -177,13 +198,16 @@ func TestAdminPage(t *testing.T) {
 			a.tab.do(chromedp.EmulateViewport(390, 844))
 			a.load()
 			a.poll(`(document.querySelector('#preview-frame').getAttribute('srcdoc') || '').includes('</html>')`)
-			for _, tab := range []string{"emails", "demand", "subscribers"} {
+			for _, tab := range []string{"emails", "results", "demand", "subscribers"} {
 				a.click("#tab-" + tab)
 				if tab == "subscribers" {
 					a.waitContains("#sub-count", "subscribers")
 				}
 				if tab == "demand" {
 					a.poll(`document.querySelectorAll('#demand-table tbody tr').length == 1`)
+				}
+				if tab == "results" {
+					a.poll(`document.querySelectorAll('#results-table tbody tr').length == 1`)
 				}
 				if w := sfEval[int](a.tab, `document.documentElement.scrollWidth - window.innerWidth`); w > 0 {
 					t.Errorf("the %s section is %d px wider than a phone: %s", tab, w, sfEval[string](a.tab, `[...document.querySelectorAll('body *')]

@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	admin.POST("/preview", s.adminShopPreview)
 	admin.POST("/test-email", s.adminTestEmail)
 	admin.GET("/demand", s.adminDemand)
+	admin.GET("/restocks", s.adminRestocks)
 	admin.GET("/products", s.adminProducts)
 	admin.GET("/subscribers", s.adminSubscribers)
 	admin.GET("/subscribers.csv", s.adminExport)

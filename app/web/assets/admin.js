@@ -115,6 +115,7 @@
     });
     $("#save-bar").hidden = name !== "emails";
     if (name === "demand" && !loaded.demand) { loaded.demand = true; loadDemand(); }
+    if (name === "results" && !loaded.results) { loaded.results = true; loadResults(0); }
     if (name === "subscribers" && !loaded.subscribers) { loaded.subscribers = true; loadProducts(); loadSubscribers(); }
   }
   function initTabs() {
@@ -499,6 +500,52 @@
     }).catch(function (err) { toast(err.message, true); loaded.demand = false; });
   }
 
+  // ---- Results ------------------------------------------------------------
+
+  function pct(n) { return (Math.round(n * 1000) / 10).toLocaleString() + "%"; }
+  function money(list) { return list && list.length ? list.map(function (m) { return m.display; }).join(" + ") : "—"; }
+  function duration(secs) {
+    if (secs == null) return "—";
+    if (secs < 3600) return Math.max(1, Math.round(secs / 60)) + " min";
+    if (secs < 172800) return Math.round(secs / 3600) + " h";
+    return Math.round(secs / 86400) + " days";
+  }
+  var RESTOCK_STATUS = { open: ["In stock", "success"], sold_out: ["Sold out again", "critical"], uninstalled: ["Stopped", ""], completed: ["Done", ""] };
+
+  var resultsNext = 0;
+  function loadResults(before) {
+    return api("GET", "/api/admin/restocks" + (before ? "?before=" + before : "")).then(function (d) {
+      var t = d.totals;
+      $("#tot-revenue").textContent = money(t.revenue);
+      $("#tot-orders").textContent = t.orders.toLocaleString();
+      $("#tot-recipients").textContent = t.recipients.toLocaleString();
+      $("#tot-restocks").textContent = t.restocks.toLocaleString();
+      $("#tot-uncredited").textContent = t.uncredited_orders ? t.uncredited_orders.toLocaleString() + (t.uncredited_orders === 1 ? " order" : " orders") +
+        " by waiting shoppers placed before any email reached them " + (t.uncredited_orders === 1 ? "is" : "are") + " not counted." : "";
+      var tb = $("#results-table tbody");
+      if (!before) tb.textContent = "";
+      d.restocks.forEach(function (r) {
+        var st = r.status === "open" ? RESTOCK_STATUS.open : (RESTOCK_STATUS[r.close_reason] || ["Closed", ""]);
+        var rate = function (n, of) { return of ? n.toLocaleString() + " (" + pct(n / of) + ")" : "—"; };
+        tb.appendChild(el("tr", {}, [
+          el("td", {}, [productCell(r.product_title, (r.variant_title ? r.variant_title + " · " : "") + formatDate(r.opened_at) + " · " + r.stock_at_open + " in stock", r.image_url)]),
+          el("td", { class: "num", "data-label": "Emailed", text: r.recipients.toLocaleString() }),
+          el("td", { class: "num", "data-label": "Opened", text: rate(r.opened, r.recipients) }),
+          el("td", { class: "num", "data-label": "Clicked", text: rate(r.clicked, r.recipients) }),
+          el("td", { class: "num", "data-label": "Orders", text: r.orders.toLocaleString() + (r.recipients ? " (" + pct(r.conversion_rate) + " bought)" : "") }),
+          el("td", { class: "num", "data-label": "Revenue", text: money(r.revenue) }),
+          el("td", { "data-label": "Time to purchase", text: r.median_seconds_to_purchase == null ? "—" : "median " + duration(r.median_seconds_to_purchase) }),
+          el("td", { "data-label": "Status" }, [el("span", { class: "badge " + st[1], text: st[0] })])
+        ]));
+      });
+      resultsNext = d.next;
+      $("#results-more-wrap").hidden = !d.next;
+      var none = !before && d.restocks.length === 0;
+      $("#results-empty").hidden = !none;
+      $("#results-table").hidden = none;
+    }).catch(function (err) { toast(err.message, true); loaded.results = false; });
+  }
+
   // ---- Subscribers --------------------------------------------------------
 
   var subs = { before: 0, history: [], next: 0 };
@@ -603,6 +650,7 @@
       });
     });
     $("#ob-recheck").addEventListener("click", function () { loadOnboarding(true); });
+    $("#results-more").addEventListener("click", function () { loadResults(resultsNext); });
     // The shop endpoint installs the shop (token exchange) on first load.
     api("GET", "/api/admin/shop").then(function () {
       return Promise.all([api("GET", "/api/admin/settings").then(initSettings), loadOnboarding()]);

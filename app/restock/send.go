@@ -58,37 +58,75 @@ func (w *stepWorker) Work(ctx context.Context, job *river.Job[StepArgs]) error {
 	if a.Step == 1 && c.WaveSize > 0 {
 		return f.wave(ctx, c, a.Wave)
 	}
-	_, _, err = f.fanOut(ctx, c, a.Step, a.Wave, 0)
-	return err
+	return f.fanOut(ctx, c, a.Step, a.Wave)
 }
 
 // wave sends step 1 of a campaign with waves to the next WaveSize shoppers
-// per unit in stock (oldest signups first), then plans the next wave after
-// the interval if shoppers are still waiting, and this wave's later steps.
-// A wave that finds the campaign closed or the variant sold out sends
-// nothing: the shoppers not yet reached keep waiting for the next restock.
+// per unit in stock (shoppers never told of a restock first, then by
+// signup), then plans the next wave after the interval and this wave's
+// later steps. A wave that finds the campaign closed or the variant sold
+// out sends nothing: the shoppers not yet reached keep waiting for the next
+// restock.
+//
+// The wave's step-1 messages are created (pending) in the same transaction
+// as its batch jobs and its plan, so a retried wave job finds its wave
+// already chosen and only re-plans (unique jobs): it never picks a second
+// wave's worth. A shopper with a step-1 message in this campaign, sent or
+// skipped, is never chosen again.
 func (f *Flow) wave(ctx context.Context, c store.Campaign, wave int) error {
 	if c.Status != store.CampaignOpen {
 		return nil
 	}
-	v, err := f.freshVariant(ctx, c)
-	if err != nil {
+	var done int64
+	if err := f.db.DB.WithContext(ctx).Model(&store.Message{}).
+		Where("campaign_id = ? AND step = 1 AND wave = ?", c.ID, wave).Count(&done).Error; err != nil {
 		return err
 	}
-	if !v.InStock {
-		return nil
+	more := done > 0 // a retry: the wave was chosen; plan as if it was full
+	budget := 0
+	if done == 0 {
+		v, err := f.freshVariant(ctx, c)
+		if err != nil {
+			return err
+		}
+		if !v.InStock {
+			return nil
+		}
+		budget = c.WaveSize * max(v.SellableOnline, 1)
 	}
-	budget := c.WaveSize * max(v.SellableOnline, 1)
-	_, n, err := f.fanOut(ctx, c, 1, wave, budget)
-	if err != nil || n == 0 {
-		return err
-	}
-	// A full wave may have left shoppers waiting: plan the next one (it
-	// ends the waves if it finds nobody). A partial wave reached everyone.
-	more := n == budget
 	now := f.Now()
-	f.log.Info("restock wave", "campaign_id", c.ID, "wave", wave, "shoppers", n, "stock", v.SellableOnline, "more", more)
 	return f.tx(ctx, func(tx *txn) error {
+		if done == 0 {
+			res := tx.Exec(`INSERT INTO messages (shop_id, campaign_id, subscription_id, step, wave, status, skip_reason, provider_id, created_at, updated_at)
+				SELECT ?, ?, s.id, 1, ?, ?, '', '', ?, ? FROM subscriptions s
+				WHERE s.shop_id = ? AND s.variant_id = ? AND s.status = ?
+				  AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.campaign_id = ? AND m.step = 1 AND m.subscription_id = s.id)
+				ORDER BY s.cycles, s.id LIMIT ?
+				ON CONFLICT (campaign_id, subscription_id, step) DO NOTHING`,
+				c.ShopID, c.ID, wave, store.MsgPending, now, now, c.ShopID, c.VariantID, store.SubWaiting, c.ID, budget)
+			if res.Error != nil {
+				return fmt.Errorf("choose wave %d: %w", wave, res.Error)
+			}
+			n := int(res.RowsAffected)
+			if n == 0 {
+				return nil // nobody left: the waves end
+			}
+			more = n == budget // a partial wave reached everyone
+			var ids []int64
+			if err := tx.Model(&store.Message{}).Where("campaign_id = ? AND step = 1 AND wave = ?", c.ID, wave).
+				Order("subscription_id").Pluck("subscription_id", &ids).Error; err != nil {
+				return err
+			}
+			var batches []river.InsertManyParams
+			for start := 0; start < len(ids); start += email.MaxRecipientsPerRequest {
+				part := ids[start:min(start+email.MaxRecipientsPerRequest, len(ids))]
+				batches = append(batches, batchParams(c.ID, 1, wave, part[0], part[len(part)-1], part))
+			}
+			if _, err := f.river.InsertManyTx(ctx, tx.sql, batches); err != nil {
+				return fmt.Errorf("enqueue wave %d: %w", wave, err)
+			}
+			f.log.Info("restock wave", "campaign_id", c.ID, "wave", wave, "shoppers", n, "budget", budget, "more", more)
+		}
 		if wave > 0 { // the first wave's later steps were planned at opening
 			for step := 2; step <= 3; step++ {
 				if delay, ok := c.StepDelay(step); ok {
@@ -148,57 +186,40 @@ func (f *Flow) recipientsQuery(c store.Campaign, step, wave int) (string, []any)
 }
 
 // fanOut enqueues one batch job per MaxRecipientsPerRequest recipients,
-// streaming ids so memory stays flat however many wait; limit > 0 takes
-// only the first limit recipients (a wave). It returns the last id taken
-// and how many.
-func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step, wave, limit int) (int64, int, error) {
+// streaming ids so memory stays flat however many wait.
+func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step, wave int) error {
 	q, args := f.recipientsQuery(c, step, wave)
-	if limit > 0 {
-		// A wave: shoppers not yet told of any restock first, then by
-		// signup; its batches list their ids.
-		q = strings.Replace(q, "SELECT id AS sid", "SELECT id AS sid, cycles", 1) + " ORDER BY cycles, id LIMIT " + strconv.Itoa(limit)
-	} else {
-		q += " ORDER BY 1"
-	}
+	q += " ORDER BY 1"
 	rows, err := f.db.DB.WithContext(ctx).Raw(q, args...).Rows()
 	if err != nil {
-		return 0, 0, fmt.Errorf("list recipients: %w", err)
+		return fmt.Errorf("list recipients: %w", err)
 	}
 	var batches []river.InsertManyParams
 	var from, last int64
-	var ids []int64
-	n, total := 0, 0
+	n := 0
 	for rows.Next() {
-		var id, cycles int64
-		dest := []any{&id}
-		if limit > 0 {
-			dest = append(dest, &cycles)
-		}
-		if err := rows.Scan(dest...); err != nil {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return 0, 0, err
+			return err
 		}
 		if n == 0 {
 			from = id
 		}
 		last = id
-		if limit > 0 {
-			ids = append(ids, id)
-		}
 		n++
-		total++
 		if n == email.MaxRecipientsPerRequest {
-			batches = append(batches, batchParams(c.ID, step, wave, from, last, ids))
-			n, ids = 0, nil
+			batches = append(batches, batchParams(c.ID, step, wave, from, last, nil))
+			n = 0
 		}
 	}
 	if err := rows.Err(); err != nil {
 		rows.Close()
-		return 0, 0, err
+		return err
 	}
 	rows.Close()
 	if n > 0 {
-		batches = append(batches, batchParams(c.ID, step, wave, from, last, ids))
+		batches = append(batches, batchParams(c.ID, step, wave, from, last, nil))
 	}
 	for start := 0; start < len(batches); start += 200 {
 		part := batches[start:min(start+200, len(batches))]
@@ -206,10 +227,10 @@ func (f *Flow) fanOut(ctx context.Context, c store.Campaign, step, wave, limit i
 			_, err := f.river.InsertManyTx(ctx, tx.sql, part)
 			return err
 		}); err != nil {
-			return 0, 0, fmt.Errorf("enqueue batches: %w", err)
+			return fmt.Errorf("enqueue batches: %w", err)
 		}
 	}
-	return last, total, nil
+	return nil
 }
 
 func batchParams(c int64, step, wave int, from, to int64, ids []int64) river.InsertManyParams {

@@ -255,8 +255,10 @@ func TestHostileAuthorizationHeaderForms(t *testing.T) {
 		want int
 	}{
 		{"control", http.Header{"Authorization": {"Bearer " + tok}}, "", 200},
-		{"lower-case bearer", http.Header{"Authorization": {"bearer " + tok}}, "", 401},
-		{"BEARER", http.Header{"Authorization": {"BEARER " + tok}}, "", 401},
+		// The scheme is case-insensitive (RFC 7235 §2.1); the token is not.
+		{"lower-case bearer", http.Header{"Authorization": {"bearer " + tok}}, "", 200},
+		{"BEARER", http.Header{"Authorization": {"BEARER " + tok}}, "", 200},
+		{"upper-cased token", http.Header{"Authorization": {"Bearer " + strings.ToUpper(tok)}}, "", 401},
 		{"extra spaces", http.Header{"Authorization": {"Bearer    " + tok + "   "}}, "", 200},
 		{"tab after Bearer", http.Header{"Authorization": {"Bearer\t" + tok}}, "", 401},
 		{"no scheme", http.Header{"Authorization": {tok}}, "", 401},

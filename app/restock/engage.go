@@ -76,6 +76,11 @@ func (f *Flow) Click(ctx context.Context, token string) (string, error) {
 		return "", err
 	}
 	now := f.Now()
+	if m, err := store.MessageByID(ctx, f.db.DB, id); err == nil && m.Status == store.MsgUnconfirmed {
+		if err := f.confirmDelivered(ctx, m, now); err != nil {
+			return "", err
+		}
+	}
 	if err := f.db.DB.WithContext(ctx).Model(&store.Message{}).Where("id = ? AND clicked_at IS NULL", id).
 		Updates(map[string]any{"clicked_at": now, "updated_at": now}).Error; err != nil {
 		return "", fmt.Errorf("record click: %w", err)

@@ -33,6 +33,24 @@ func (e MailEvent) messageID() int64 {
 	return n
 }
 
+// delivering events prove the provider took a message.
+var delivering = map[string]bool{"processed": true, "delivered": true, "open": true, "click": true}
+
+// confirmDelivered turns an unconfirmed message (its request was cut off
+// in flight) into a sent one once the provider reports it, so results
+// count the shopper as emailed; a restock notice makes them notified.
+func (f *Flow) confirmDelivered(ctx context.Context, m store.Message, at time.Time) error {
+	return f.tx(ctx, func(tx *txn) error {
+		res := tx.Model(&store.Message{}).Where("id = ? AND status = ?", m.ID, store.MsgUnconfirmed).
+			Updates(map[string]any{"status": store.MsgSent, "sent_at": at, "updated_at": f.Now()})
+		if res.Error != nil || res.RowsAffected == 0 || m.Step != 1 {
+			return res.Error
+		}
+		return tx.Model(&store.Subscription{}).Where("id = ? AND status = ?", m.SubscriptionID, store.SubWaiting).
+			Updates(map[string]any{"status": store.SubNotified, "notified_at": at, "updated_at": f.Now()}).Error
+	})
+}
+
 // suppressing events stop all mail from the shop to that address.
 var suppressing = map[string]bool{"bounce": true, "dropped": true, "spamreport": true, "unsubscribe": true, "group_unsubscribe": true}
 
@@ -59,6 +77,11 @@ func (f *Flow) RecordMailEvents(ctx context.Context, events []MailEvent) (applie
 		at := time.Unix(ev.Timestamp, 0).UTC()
 		if ev.Timestamp <= 0 || at.After(now) || (m.SentAt != nil && at.Before(*m.SentAt)) || at.Before(now.AddDate(0, 0, -90)) {
 			at = now
+		}
+		if m.Status == store.MsgUnconfirmed && delivering[ev.Event] {
+			if err := f.confirmDelivered(ctx, m, at); err != nil {
+				return applied, err
+			}
 		}
 		switch {
 		case ev.Event == "open":

@@ -96,10 +96,12 @@ func (f *Flow) onOrder(ctx context.Context, shop store.Shop, hook store.Webhook)
 }
 
 // convert marks a subscription converted and records the purchase, with
-// the time from the first email of the latest campaign that reached them.
+// the time from the first email of the latest campaign that reached them
+// before the order (an order processed late, after a later restock's
+// email, still belongs to the restock that preceded it).
 func (t *txn) convert(s store.Subscription, o shopify.OrderPayload, qty int, revenue string, ot time.Time, variantID int64) error {
 	var msg store.Message
-	err := t.Where("subscription_id = ? AND status = ? AND sent_at IS NOT NULL", s.ID, store.MsgSent).
+	err := t.Where("subscription_id = ? AND status = ? AND sent_at IS NOT NULL AND sent_at <= ?", s.ID, store.MsgSent, ot).
 		Order("campaign_id DESC, sent_at ASC").Limit(1).Find(&msg).Error
 	if err != nil {
 		return err

@@ -140,11 +140,14 @@ func (f *Flow) Results(ctx context.Context, shopDomain string, before int64, lim
 		Opened     int64
 		Clicked    int64
 	}
-	if err := db.Model(&store.Message{}).Select(`campaign_id,
-		COUNT(DISTINCT CASE WHEN step = 1 AND status = ? THEN subscription_id END) AS recipients,
-		COUNT(DISTINCT CASE WHEN opened_at IS NOT NULL THEN subscription_id END) AS opened,
-		COUNT(DISTINCT CASE WHEN clicked_at IS NOT NULL THEN subscription_id END) AS clicked`, store.MsgSent).
-		Where("campaign_id IN ?", ids).Group("campaign_id").Scan(&reach).Error; err != nil {
+	// Opens and clicks count among the shoppers emailed (step 1 sent), so
+	// a rate never passes 100 %.
+	if err := db.Raw(`SELECT m.campaign_id AS campaign_id,
+		COUNT(DISTINCT CASE WHEN m.step = 1 AND m.status = ? THEN m.subscription_id END) AS recipients,
+		COUNT(DISTINCT CASE WHEN m.opened_at IS NOT NULL AND r.id IS NOT NULL THEN m.subscription_id END) AS opened,
+		COUNT(DISTINCT CASE WHEN m.clicked_at IS NOT NULL AND r.id IS NOT NULL THEN m.subscription_id END) AS clicked
+		FROM messages m LEFT JOIN messages r ON r.campaign_id = m.campaign_id AND r.subscription_id = m.subscription_id AND r.step = 1 AND r.status = ?
+		WHERE m.campaign_id IN ? GROUP BY m.campaign_id`, store.MsgSent, store.MsgSent, ids).Scan(&reach).Error; err != nil {
 		return ResultsPage{}, fmt.Errorf("count engagement: %w", err)
 	}
 	var convs []store.Conversion
@@ -155,7 +158,7 @@ func (f *Flow) Results(ctx context.Context, shopDomain string, before int64, lim
 	byCampaign := map[int64]*RestockResult{}
 	for _, c := range cs {
 		v := byVariant[c.VariantID]
-		r := RestockResult{CampaignID: c.ID, VariantID: c.VariantID, ProductTitle: nonEmpty(v.ProductTitle, fmt.Sprintf("Variant %d", c.VariantID)),
+		r := RestockResult{CampaignID: c.ID, VariantID: c.VariantID, ProductTitle: nonEmpty(v.ProductTitle, fmt.Sprintf("Variant %d (no longer in the catalog)", c.VariantID)),
 			VariantTitle: variantLabel(v.Title), ImageURL: v.ImageURL, OpenedAt: c.OpenedAt.UTC(), ClosedAt: c.ClosedAt, Status: c.Status,
 			CloseReason: c.CloseReason, StockAtOpen: c.StockAtOpen, WaitingAtOpen: c.WaitingAtOpen, Revenue: []Money{}}
 		for step := 1; step <= 3; step++ {
@@ -197,24 +200,40 @@ func (f *Flow) Results(ctx context.Context, shopDomain string, before int64, lim
 		r := byCampaign[x.CampaignID]
 		r.Recipients, r.Opened, r.Clicked = x.Recipients, x.Opened, x.Clicked
 	}
+	// One purchase is one (order, variant): a shopper signed up under two
+	// addresses matches twice but bought once. Buyers joined by an order
+	// count as one.
 	type agg struct {
-		orders, buyers map[int64]bool
-		revenue        map[string]decimal.Decimal
-		secs           []int64
+		seen    map[[2]int64]bool
+		orders  map[int64]bool
+		buyers  *unionFind
+		revenue map[string]decimal.Decimal
+		secs    []int64
 	}
 	aggs := map[int64]*agg{}
+	orderBuyer := map[[2]int64]int64{} // (campaign, order) → a subscription
 	for _, cv := range convs {
-		a := aggs[*cv.CampaignID]
+		cid := *cv.CampaignID
+		a := aggs[cid]
 		if a == nil {
-			a = &agg{orders: map[int64]bool{}, buyers: map[int64]bool{}, revenue: map[string]decimal.Decimal{}}
-			aggs[*cv.CampaignID] = a
+			a = &agg{seen: map[[2]int64]bool{}, orders: map[int64]bool{}, buyers: newUnionFind(), revenue: map[string]decimal.Decimal{}}
+			aggs[cid] = a
 		}
-		r := byCampaign[*cv.CampaignID]
-		a.orders[cv.OrderID] = true
 		if cv.SubscriptionID != nil {
-			a.buyers[*cv.SubscriptionID] = true
+			a.buyers.add(*cv.SubscriptionID)
+			if other, ok := orderBuyer[[2]int64{cid, cv.OrderID}]; ok {
+				a.buyers.union(other, *cv.SubscriptionID)
+			} else {
+				orderBuyer[[2]int64{cid, cv.OrderID}] = *cv.SubscriptionID
+			}
 		}
-		r.Units += int64(cv.Quantity)
+		key := [2]int64{cv.OrderID, cv.VariantID}
+		if a.seen[key] {
+			continue
+		}
+		a.seen[key] = true
+		a.orders[cv.OrderID] = true
+		byCampaign[cid].Units += int64(cv.Quantity)
 		if amt, err := decimal.NewFromString(cv.Revenue); err == nil {
 			a.revenue[cv.Currency] = a.revenue[cv.Currency].Add(amt)
 		}
@@ -224,7 +243,7 @@ func (f *Flow) Results(ctx context.Context, shopDomain string, before int64, lim
 	}
 	for id, a := range aggs {
 		r := byCampaign[id]
-		r.Orders, r.Buyers = int64(len(a.orders)), int64(len(a.buyers))
+		r.Orders, r.Buyers = int64(len(a.orders)), int64(a.buyers.sets())
 		r.Revenue = moneyList(a.revenue)
 		if len(a.secs) > 0 {
 			sort.Slice(a.secs, func(i, j int) bool { return a.secs[i] < a.secs[j] })
@@ -256,18 +275,19 @@ func (f *Flow) resultsTotals(ctx context.Context, shopID int64) (ResultsTotals, 
 		Count(&t.Recipients).Error; err != nil {
 		return t, err
 	}
-	rows, err := db.Model(&store.Conversion{}).Select("order_id, campaign_id, revenue, currency").Where("shop_id = ?", shopID).Rows()
+	rows, err := db.Model(&store.Conversion{}).Select("order_id, variant_id, campaign_id, revenue, currency").Where("shop_id = ?", shopID).Rows()
 	if err != nil {
 		return t, err
 	}
 	defer rows.Close()
 	credited, uncredited := map[int64]bool{}, map[int64]bool{}
+	seen := map[[2]int64]bool{}
 	revenue := map[string]decimal.Decimal{}
 	for rows.Next() {
-		var orderID int64
+		var orderID, variantID int64
 		var campaignID *int64
 		var amount, currency string
-		if err := rows.Scan(&orderID, &campaignID, &amount, &currency); err != nil {
+		if err := rows.Scan(&orderID, &variantID, &campaignID, &amount, &currency); err != nil {
 			return t, err
 		}
 		if campaignID == nil {
@@ -275,6 +295,10 @@ func (f *Flow) resultsTotals(ctx context.Context, shopID int64) (ResultsTotals, 
 			continue
 		}
 		credited[orderID] = true
+		if seen[[2]int64{orderID, variantID}] {
+			continue // one purchase matched two signups
+		}
+		seen[[2]int64{orderID, variantID}] = true
 		if d, err := decimal.NewFromString(amount); err == nil {
 			revenue[currency] = revenue[currency].Add(d)
 		}
@@ -294,4 +318,35 @@ func moneyList(m map[string]decimal.Decimal) []Money {
 	}
 	sort.Slice(out, func(i, j int) bool { return strings.Compare(out[i].Currency, out[j].Currency) < 0 })
 	return out
+}
+
+// unionFind groups subscriptions that bought in the same order.
+type unionFind struct{ parent map[int64]int64 }
+
+func newUnionFind() *unionFind { return &unionFind{parent: map[int64]int64{}} }
+
+func (u *unionFind) add(x int64) {
+	if _, ok := u.parent[x]; !ok {
+		u.parent[x] = x
+	}
+}
+
+func (u *unionFind) find(x int64) int64 {
+	for u.parent[x] != x {
+		u.parent[x] = u.parent[u.parent[x]]
+		x = u.parent[x]
+	}
+	return x
+}
+
+func (u *unionFind) union(a, b int64) { u.parent[u.find(a)] = u.find(b) }
+
+func (u *unionFind) sets() int {
+	n := 0
+	for x, p := range u.parent {
+		if x == p {
+			n++
+		}
+	}
+	return n
 }

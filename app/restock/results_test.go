@@ -93,3 +93,87 @@ func orderID(e *apptest.Env, id int64, addr string) []byte {
 	b, _ := json.Marshal(o)
 	return b
 }
+
+// orderFull is an orders/create payload with its own id, placed at, and a
+// contact email that may differ from the order email.
+func orderFull(e *apptest.Env, id int64, addr, contact string, at time.Time) []byte {
+	var o map[string]any
+	dec := json.NewDecoder(bytes.NewReader(order(e, addr, at.Format(time.RFC3339))))
+	dec.UseNumber()
+	if err := dec.Decode(&o); err != nil {
+		e.T.Fatal(err)
+	}
+	o["id"], o["contact_email"] = id, contact
+	b, _ := json.Marshal(o)
+	return b
+}
+
+// Regressions from a review of the Results tab, each with its input.
+
+// One order matching two signups counts once.
+func TestResultsOneOrderTwoSignups(t *testing.T) {
+	t.Parallel()
+	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
+		e := setup(t, dsn, "a@example.com", "a.work@example.com", "c@example.com")
+		restock(e, 5, 0)
+		e.Clock.Advance(time.Hour)
+		e.Webhook(shopify.TopicOrdersCreate, orderFull(e, 7001, "a@example.com", "a.work@example.com", e.Clock.Now()))
+		e.Drain()
+		page, _ := e.Flow.Results(t.Context(), apptest.ShopDomain, 0, 0)
+		r := page.Restocks[0]
+		var conv store.Conversion
+		e.Store.DB.Where("order_id = 7001").Take(&conv)
+		if r.Orders != 1 || r.Buyers != 1 || r.Units != int64(conv.Quantity) || r.Revenue[0].Amount != conv.Revenue ||
+			page.Totals.Revenue[0].Amount != conv.Revenue || e.Count(&store.Conversion{}, "order_id = 7001") != 2 {
+			t.Fatalf("orders %d buyers %d units %d revenue %v totals %v (one conversion: %+v)", r.Orders, r.Buyers, r.Units, r.Revenue, page.Totals.Revenue, conv)
+		}
+	})
+}
+
+// A late order belongs to the restock before it.
+func TestResultsLateOrderBelongsToEarlierRestock(t *testing.T) {
+	t.Parallel()
+	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
+		e := setup(t, dsn, "a@example.com", "b@example.com")
+		restock(e, 5, 0)
+		e.Clock.Advance(time.Hour)
+		orderedAt := e.Clock.Now()
+		restock(e, 0, 0) // sold out: a and b wait again
+		e.Clock.Advance(24 * time.Hour)
+		restock(e, 3, 0) // restock 2 emails them again
+		e.Clock.Advance(time.Minute)
+		// Only now is the order (placed after restock 1's email) processed.
+		e.Webhook(shopify.TopicOrdersCreate, orderFull(e, 7002, "a@example.com", "a@example.com", orderedAt))
+		e.Drain()
+		page, _ := e.Flow.Results(t.Context(), apptest.ShopDomain, 0, 0)
+		if len(page.Restocks) != 2 || page.Restocks[1].Orders != 1 || page.Restocks[0].Orders != 0 ||
+			page.Totals.UncreditedOrders != 0 || page.Totals.Orders != 1 {
+			t.Fatalf("restock 2 orders %d, restock 1 orders %d, totals %+v", page.Restocks[0].Orders, page.Restocks[1].Orders, page.Totals)
+		}
+	})
+}
+
+// An open proves an unconfirmed email was delivered.
+func TestResultsOpenConfirmsUnconfirmedEmail(t *testing.T) {
+	t.Parallel()
+	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
+		e := setup(t, dsn, "a@example.com", "b@example.com")
+		restock(e, 5, 0)
+		var ms []store.Message
+		e.Store.DB.Where("step = 1").Order("id").Find(&ms)
+		e.Store.DB.Model(&store.Message{}).Where("id = ?", ms[1].ID).Update("status", store.MsgUnconfirmed)
+		var evs []rr.MailEvent
+		for _, m := range ms {
+			evs = append(evs, rr.MailEvent{Event: "open", Timestamp: e.Clock.Now().Unix(), Shop: apptest.ShopDomain,
+				MessageID: json.RawMessage(strconv.Quote(strconv.FormatInt(m.ID, 10)))})
+		}
+		if _, err := e.Flow.RecordMailEvents(t.Context(), evs); err != nil {
+			t.Fatal(err)
+		}
+		page, _ := e.Flow.Results(t.Context(), apptest.ShopDomain, 0, 0)
+		r := page.Restocks[0]
+		if r.Recipients != 2 || r.Opened != 2 || r.OpenRate != 1 || e.Count(&store.Message{}, "status = ?", store.MsgUnconfirmed) != 0 {
+			t.Fatalf("recipients %d opened %d rate %v", r.Recipients, r.Opened, r.OpenRate)
+		}
+	})
+}

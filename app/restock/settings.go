@@ -126,8 +126,11 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 	if in.WaveSize < 0 || in.WaveSize > 1000 {
 		bad("wave_size", "a wave is 0 (everyone at once) to 1,000 shoppers per unit in stock")
 	}
-	if in.WaveIntervalSeconds < 900 || in.WaveIntervalSeconds > 86400 {
+	switch {
+	case in.WaveSize > 0 && (in.WaveIntervalSeconds < 900 || in.WaveIntervalSeconds > 86400):
 		bad("wave_interval_seconds", "waves go 15 minutes to 24 hours apart")
+	case in.WaveSize == 0 && (in.WaveIntervalSeconds < 900 || in.WaveIntervalSeconds > 86400):
+		in.WaveIntervalSeconds = 3600 // unused without waves: keep a sensible default
 	}
 	if len([]rune(in.SenderName)) > 100 || strings.ContainsAny(in.SenderName, "<>\",;") || hasControl(in.SenderName, false) {
 		bad("sender_name", "the sender name is up to 100 characters, without < > \" , ; or line breaks")
@@ -178,6 +181,11 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 			return err
 		}
 		for _, c := range in.Copy {
+			// Default-locale copy equal to the built-in text is not stored:
+			// the shop keeps following the app's defaults.
+			if d, ok := f.cfg.Renderer.DefaultCopy(c.Step); ok && copyLocale(c.Locale) == "" && sameCopy(c, d) {
+				continue
+			}
 			if err := store.SaveCopy(ctx, tx.DB, store.Copy{ShopID: shop.ID, Step: c.Step, Locale: copyLocale(c.Locale),
 				Subject: strings.TrimSpace(c.Subject), Preheader: strings.TrimSpace(c.Preheader), Heading: strings.TrimSpace(c.Heading),
 				Body: strings.TrimSpace(c.Body), Button: strings.TrimSpace(c.Button)}); err != nil {
@@ -186,6 +194,12 @@ func (f *Flow) SaveShopSettings(ctx context.Context, shopDomain string, in Setti
 		}
 		return nil
 	})
+}
+
+func sameCopy(c CopyInput, d email.Copy) bool {
+	t := strings.TrimSpace
+	return t(c.Subject) == t(d.Subject) && t(c.Preheader) == t(d.Preheader) && t(c.Heading) == t(d.Heading) &&
+		t(c.Body) == t(d.Body) && t(c.Button) == t(d.Button)
 }
 
 // copyLocale is the stored form of a copy's locale: trimmed, lower case,

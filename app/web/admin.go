@@ -171,7 +171,7 @@ func (s *Server) adminSettings(c echo.Context) error {
 func (s *Server) adminSaveSettings(c echo.Context) error {
 	// Fields the body leaves out keep their saved values (so "change the
 	// reminder delay" cannot switch the reminder off); "copy", when sent,
-	// lists the copy to save (entries not listed are kept).
+	// is the shop's whole copy (entries not listed are removed).
 	cur, err := s.flow.ShopSettings(c.Request().Context(), session(c).Shop)
 	if err != nil {
 		return s.jsonError(c, err)
@@ -230,8 +230,10 @@ func decodeJSON(c echo.Context, v any) error {
 func jsonProblem(err error) string {
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &te) && te.Field == "":
+		return "the body must be a JSON object"
 	case errors.As(err, &te):
-		return fmt.Sprintf("%q must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+		return fmt.Sprintf("%q must be %s", te.Field, jsonKind(te.Type.Kind().String()))
 	case errors.Is(err, io.EOF):
 		return "the body is empty"
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -242,7 +244,9 @@ func jsonProblem(err error) string {
 
 func jsonKind(k string) string {
 	switch {
-	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(k, "float"):
 		return "a number"
 	case k == "bool":
 		return "true or false"

@@ -512,8 +512,11 @@
   }
   var RESTOCK_STATUS = { open: ["In stock", "success"], sold_out: ["Sold out again", "critical"], uninstalled: ["Stopped", ""], completed: ["Done", ""] };
 
-  var resultsNext = 0;
+  var resultsNext = 0, resultsLoading = false;
   function loadResults(before) {
+    if (resultsLoading) return Promise.resolve();
+    resultsLoading = true;
+    $("#results-more").disabled = true;
     return api("GET", "/api/admin/restocks" + (before ? "?before=" + before : "")).then(function (d) {
       var t = d.totals;
       $("#tot-revenue").textContent = money(t.revenue);
@@ -528,7 +531,7 @@
         var st = r.status === "open" ? RESTOCK_STATUS.open : (RESTOCK_STATUS[r.close_reason] || ["Closed", ""]);
         var rate = function (n, of) { return of ? n.toLocaleString() + " (" + pct(n / of) + ")" : "—"; };
         tb.appendChild(el("tr", {}, [
-          el("td", {}, [productCell(r.product_title, (r.variant_title ? r.variant_title + " · " : "") + formatDate(r.opened_at) + " · " + r.stock_at_open + " in stock", r.image_url)]),
+          el("td", {}, [productCell(r.product_title, (r.variant_title ? r.variant_title + " · " : "") + "restocked " + formatDate(r.opened_at) + " with " + r.stock_at_open, r.image_url)]),
           el("td", { class: "num", "data-label": "Emailed", text: r.recipients.toLocaleString() }),
           el("td", { class: "num", "data-label": "Opened", text: rate(r.opened, r.recipients) }),
           el("td", { class: "num", "data-label": "Clicked", text: rate(r.clicked, r.recipients) }),
@@ -543,7 +546,8 @@
       var none = !before && d.restocks.length === 0;
       $("#results-empty").hidden = !none;
       $("#results-table").hidden = none;
-    }).catch(function (err) { toast(err.message, true); loaded.results = false; });
+    }).catch(function (err) { toast(err.message, true); loaded.results = false; })
+      .then(function () { resultsLoading = false; $("#results-more").disabled = false; });
   }
 
   // ---- Subscribers --------------------------------------------------------

@@ -646,6 +646,11 @@ func TestAdminRequestShapes(t *testing.T) {
 			t.Errorf("%s %s %s: %d %s", c.method, c.path, c.body, code, body)
 		}
 	}
+	// A valid token of a shop that never installed: told what to do.
+	code, body := do("GET", "/api/admin/demand", "Bearer "+e.SessionToken("never-installed.myshopify.com"), "")
+	if code != 404 || !strings.Contains(body, "open the app from the Shopify admin") {
+		t.Errorf("unknown shop: %d %s", code, body)
+	}
 	if v, _ := e.Flow.ShopSettings(t.Context(), apptest.ShopDomain); v.Settings.SenderName == "keep me" {
 		t.Error("a body with trailing JSON was saved")
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -63,6 +64,10 @@ func (s *Server) jsonError(c echo.Context, err error) error {
 	if code == http.StatusInternalServerError {
 		s.log.Error("request failed", "route", c.Path(), "error", err)
 		msg = "something went wrong on our side; please try again"
+	}
+	if errors.Is(err, store.ErrNotFound) && strings.HasPrefix(c.Path(), "/api/admin/") {
+		// The one bare not-found under the admin API is the shop itself.
+		msg = "Restock Relay has no record of this shop yet: open the app from the Shopify admin to install it"
 	}
 	if code == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "60")

@@ -531,7 +531,7 @@
         var st = r.status === "open" ? RESTOCK_STATUS.open : (RESTOCK_STATUS[r.close_reason] || ["Closed", ""]);
         var rate = function (n, of) { return of ? n.toLocaleString() + " (" + pct(n / of) + ")" : "—"; };
         tb.appendChild(el("tr", {}, [
-          el("td", {}, [productCell(r.product_title, (r.variant_title ? r.variant_title + " · " : "") + "restocked " + formatDate(r.opened_at) + " with " + r.stock_at_open, r.image_url)]),
+          el("td", {}, [productCell(r.product_title, (r.variant_title ? r.variant_title + " · " : "") + "restocked " + formatDate(r.opened_at) + " with " + r.stock_at_open + (r.stock_at_open === 1 ? " unit" : " units"), r.image_url)]),
           el("td", { class: "num", "data-label": "Emailed", text: r.recipients.toLocaleString() }),
           el("td", { class: "num", "data-label": "Opened", text: rate(r.opened, r.recipients) }),
           el("td", { class: "num", "data-label": "Clicked", text: rate(r.clicked, r.recipients) }),

@@ -25,44 +25,38 @@ func soldOutNow(e *apptest.Env) {
 	e.Drain()
 }
 
-// A suppressed shopper at the head of the queue.
-func TestHostileSuppressedHeadBlocksWaves(t *testing.T) {
+// A shopper at the head of the queue who cannot be emailed (suppressed,
+// or refused by the provider) must not block the shoppers behind.
+func TestHostileUnmailableHeadBlocksWaves(t *testing.T) {
 	t.Parallel()
-	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
-		e := setup(t, dsn, shoppers(3)...)
-		useWaves(t, e, 1, time.Hour)
-		if err := store.AddSuppression(t.Context(), e.Store.DB, e.Shop.ID, "s00@example.com", "bounce"); err != nil {
-			t.Fatal(err)
-		}
-		restock(e, 1, 0)
-		for range 6 {
-			e.Advance(time.Hour + time.Second)
-		}
-		got := recipientsTo(e, "1")
-		t.Logf("step1 recipients %v; send_step jobs %d", sortedKeys(got), stepJobs(e))
-		if got["s01@example.com"] != 1 || got["s02@example.com"] != 1 {
-			t.Errorf("s01/s02 never reached: %v", sortedKeys(got))
-		}
-	})
-}
-
-// A provider-rejected address at the head.
-func TestHostileRejectedHeadBlocksWaves(t *testing.T) {
-	t.Parallel()
-	apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
-		e := setup(t, dsn, shoppers(3)...)
-		useWaves(t, e, 1, time.Hour)
-		e.SendGrid.RejectAddress("s00@example.com")
-		restock(e, 1, 0)
-		for range 6 {
-			e.Advance(time.Hour + time.Second)
-		}
-		got := recipientsTo(e, "1")
-		t.Logf("step1 recipients %v; send_step jobs %d", sortedKeys(got), stepJobs(e))
-		if got["s01@example.com"] != 1 || got["s02@example.com"] != 1 {
-			t.Errorf("s01/s02 never reached: %v", sortedKeys(got))
-		}
-	})
+	for _, c := range []struct {
+		name  string
+		block func(t *testing.T, e *apptest.Env)
+	}{
+		{"suppressed", func(t *testing.T, e *apptest.Env) {
+			if err := store.AddSuppression(t.Context(), e.Store.DB, e.Shop.ID, "s00@example.com", "bounce"); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rejected", func(t *testing.T, e *apptest.Env) { e.SendGrid.RejectAddress("s00@example.com") }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			apptest.ForEachDialect(t, func(t *testing.T, dsn string) {
+				e := setup(t, dsn, shoppers(3)...)
+				useWaves(t, e, 1, time.Hour)
+				c.block(t, e)
+				restock(e, 1, 0)
+				for range 6 {
+					e.Advance(time.Hour + time.Second)
+				}
+				got := recipientsTo(e, "1")
+				if got["s01@example.com"] != 1 || got["s02@example.com"] != 1 {
+					t.Errorf("s01/s02 never reached: %v (send_step jobs %d)", sortedKeys(got), stepJobs(e))
+				}
+			})
+		})
+	}
 }
 
 // Every remaining shopper suppressed: waves should end, not loop forever.

@@ -65,14 +65,21 @@ func (s *Server) devShop(c echo.Context) (string, error) {
 	return shops[0].Domain, nil
 }
 
+// devShopToken answers a bad ?shop= itself (ok false), else a fresh
+// session token for the shop.
+func (s *Server) devShopToken(c echo.Context) (shop, tok string, ok bool, err error) {
+	shop, err = s.devShop(c)
+	if err != nil {
+		return "", "", false, c.JSON(http.StatusBadRequest, apiError{Error: err.Error()})
+	}
+	tok, err = s.devSessionToken(shop)
+	return shop, tok, err == nil, err
+}
+
 // devAdmin: GET /dev/admin, a developer; opens the embedded page for a shop.
 func (s *Server) devAdmin(c echo.Context) error {
-	shop, err := s.devShop(c)
-	if err != nil {
-		return c.JSON(http.StatusBadRequest, apiError{Error: err.Error()})
-	}
-	tok, err := s.devSessionToken(shop)
-	if err != nil {
+	shop, tok, ok, err := s.devShopToken(c)
+	if !ok {
 		return err
 	}
 	return c.Redirect(http.StatusFound, "/app?"+url.Values{"shop": {shop}, "id_token": {tok}, "embedded": {"1"}, "dev": {"1"}}.Encode())
@@ -81,12 +88,8 @@ func (s *Server) devAdmin(c echo.Context) error {
 // devToken: GET /dev/session-token?shop=, the development stand-in for
 // shopify.idToken().
 func (s *Server) devToken(c echo.Context) error {
-	shop, err := s.devShop(c)
-	if err != nil {
-		return c.JSON(http.StatusBadRequest, apiError{Error: err.Error()})
-	}
-	tok, err := s.devSessionToken(shop)
-	if err != nil {
+	_, tok, ok, err := s.devShopToken(c)
+	if !ok {
 		return err
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")

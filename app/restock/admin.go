@@ -251,7 +251,6 @@ var CSVHeader = []string{"email", "status", "product", "variant", "product_id", 
 // a database cursor. flush is called every few hundred rows. It returns the
 // number of rows written.
 func (f *Flow) ExportSubscribers(ctx context.Context, shopDomain string, q SubscriberQuery, w io.Writer, flush func()) (int, error) {
-	q.Before, q.Limit = 0, 1
 	if err := q.Validate(); err != nil {
 		return 0, err
 	}
@@ -531,10 +530,9 @@ type Onboarding struct {
 	ThemeName     string `json:"theme_name"`
 	// ThemeError is set when the theme could not be read (say, a shop
 	// installed before the app asked for read_themes).
-	ThemeError  string `json:"theme_error,omitempty"`
-	SenderSet   bool   `json:"sender_set"`
-	TestSent    bool   `json:"test_sent"`
-	Subscribers int64  `json:"subscribers"`
+	ThemeError string `json:"theme_error,omitempty"`
+	SenderSet  bool   `json:"sender_set"`
+	TestSent   bool   `json:"test_sent"`
 }
 
 // The handles of the extension's app block and app embed
@@ -569,9 +567,6 @@ func (f *Flow) ShopOnboarding(ctx context.Context, shopDomain string) (Onboardin
 		return Onboarding{}, err
 	}
 	o := Onboarding{SenderSet: s.SenderName != "" && s.ReplyTo != "", TestSent: s.TestSentAt != nil}
-	if err := f.db.DB.WithContext(ctx).Model(&store.Subscription{}).Where("shop_id = ?", shop.ID).Count(&o.Subscribers).Error; err != nil {
-		return Onboarding{}, err
-	}
 	tb, terr := f.themeBlocks(ctx, shop)
 	switch {
 	case terr != nil:
@@ -581,8 +576,15 @@ func (f *Flow) ShopOnboarding(ctx context.Context, shopDomain string) (Onboardin
 		o.BlockAdded, o.BlockEvidence = true, "theme"
 	}
 	o.ThemeName = tb.ThemeName
-	if !o.BlockAdded && o.Subscribers > 0 {
-		o.BlockAdded, o.BlockEvidence = true, "signups"
+	if !o.BlockAdded {
+		// One signup is evidence enough: look for one, do not count them all.
+		var ids []int64
+		if err := f.db.DB.WithContext(ctx).Model(&store.Subscription{}).Where("shop_id = ?", shop.ID).Limit(1).Pluck("id", &ids).Error; err != nil {
+			return Onboarding{}, err
+		}
+		if len(ids) > 0 {
+			o.BlockAdded, o.BlockEvidence = true, "signups"
+		}
 	}
 	return o, nil
 }

@@ -3,8 +3,6 @@ package restock_test
 import (
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -19,14 +17,7 @@ import (
 //
 //	go test -run '^$' -bench AdminSubscribers100k -benchtime 1x ./app/restock/
 func BenchmarkAdminSubscribers100k(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("BENCH_SHOPPERS"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
-	dialect := "postgres"
-	if v := os.Getenv("BENCH_DIALECT"); v != "" {
-		dialect = v
-	}
+	n, dialect := benchSize()
 	e := apptest.New(b, apptest.DatabaseURL(b, dialect))
 	e.Shopify.PutVariant(apptest.ShopDomain, apptest.Variant(variantID))
 	if code, _ := e.Subscribe("first@example.com", variantID); code != 201 {

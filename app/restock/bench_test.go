@@ -22,14 +22,7 @@ import (
 //
 //	make bench   # or: go test -run '^$' -bench Restock100k -benchtime 1x ./app/restock/
 func BenchmarkRestock100k(b *testing.B) {
-	n := 100_000
-	if v := os.Getenv("BENCH_SHOPPERS"); v != "" {
-		n, _ = strconv.Atoi(v)
-	}
-	dialect := "postgres"
-	if v := os.Getenv("BENCH_DIALECT"); v != "" {
-		dialect = v
-	}
+	n, dialect := benchSize()
 	for range b.N {
 		b.StopTimer()
 		e := apptest.New(b, apptest.DatabaseURL(b, dialect))
@@ -107,4 +100,18 @@ func seedShoppers(b *testing.B, e *apptest.Env, n int, status func(i int) string
 			b.Fatal(err)
 		}
 	}
+}
+
+// benchSize is the benchmarks' shopper count (BENCH_SHOPPERS, default
+// 100,000) and database (BENCH_DIALECT, default postgres).
+func benchSize() (int, string) {
+	n := 100_000
+	if v := os.Getenv("BENCH_SHOPPERS"); v != "" {
+		n, _ = strconv.Atoi(v)
+	}
+	dialect := "postgres"
+	if v := os.Getenv("BENCH_DIALECT"); v != "" {
+		dialect = v
+	}
+	return n, dialect
 }

@@ -21,7 +21,7 @@ func TestResultsOfARestock(t *testing.T) {
 		e := setup(t, dsn, "a@example.com", "b@example.com", "c@example.com", "d@example.com")
 		// d buys before any email: not credited to the restock.
 		e.Clock.Advance(time.Minute)
-		e.Webhook(shopify.TopicOrdersCreate, orderID(e, 9001, "d@example.com"))
+		e.Webhook(shopify.TopicOrdersCreate, orderFull(e, 9001, "d@example.com", "d@example.com", e.Clock.Now()))
 		e.Drain()
 		restock(e, 5, 0)
 		msg := func(addr string) string {
@@ -39,7 +39,7 @@ func TestResultsOfARestock(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.Clock.Advance(2 * time.Hour)
-		e.Webhook(shopify.TopicOrdersCreate, orderID(e, 9002, "a@example.com"))
+		e.Webhook(shopify.TopicOrdersCreate, orderFull(e, 9002, "a@example.com", "a@example.com", e.Clock.Now()))
 		e.Drain()
 		e.Advance(24 * time.Hour)
 
@@ -79,19 +79,6 @@ func TestResultsOfARestock(t *testing.T) {
 			t.Fatalf("other shop: %+v", other)
 		}
 	})
-}
-
-// orderID is an orders/create payload with its own order id, placed now.
-func orderID(e *apptest.Env, id int64, addr string) []byte {
-	var o map[string]any
-	dec := json.NewDecoder(bytes.NewReader(order(e, addr, e.Clock.Now().Format(time.RFC3339))))
-	dec.UseNumber() // ids above 2^53
-	if err := dec.Decode(&o); err != nil {
-		e.T.Fatal(err)
-	}
-	o["id"] = id
-	b, _ := json.Marshal(o)
-	return b
 }
 
 // orderFull is an orders/create payload with its own id, placed at, and a
